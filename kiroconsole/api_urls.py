@@ -1,0 +1,35 @@
+"""The API assembly (a composition file: it may import every app's router)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from ninja import NinjaAPI
+
+from kiroconsole.api import BearerAuth
+from kiroconsole.api import router as console_router
+
+api = NinjaAPI(
+    title="Kiro console API",
+    version="1",
+    description=(
+        "Everything the console does, for scripts and infrastructure-as-code. Authenticate with "
+        "`Authorization: Bearer <token>` (create one on the API tokens page or with `manage.py create_api_token`). "
+        "The token's console user's role decides what it may do. Errors are `{\"detail\": ...}`."
+    ),
+    auth=BearerAuth(),
+    urls_namespace="api",
+    openapi_url="/openapi.json",
+    docs_url=None,
+)
+api.add_router("", console_router)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request, exc: ValidationError):
+    detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+    return api.create_response(request, {"detail": detail}, status=422)
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request, exc: PermissionDenied):
+    return api.create_response(request, {"detail": str(exc) or "Forbidden"}, status=403)

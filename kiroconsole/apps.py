@@ -1,0 +1,26 @@
+from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
+
+
+class KiroConsoleConfig(AppConfig):
+    """Core: settings, roles and access, the audit trail, API tokens, the API and SCIM composition."""
+
+    name = "kiroconsole"
+    verbose_name = "Console"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
+        from django.db.models.signals import post_migrate
+
+        from kiroconsole import signals
+        from kiroconsole.roles import sync_role_permissions
+
+        # After every migrate (Django creates the permissions of new models in its own post_migrate handler,
+        # which runs first because django.contrib.auth is listed before this app).
+        post_migrate.connect(sync_role_permissions, dispatch_uid="kiroconsole.sync_role_permissions")
+        user_logged_in.connect(signals.audit_login, dispatch_uid="kiroconsole.audit_login")
+        user_logged_out.connect(signals.audit_logout, dispatch_uid="kiroconsole.audit_logout")
+
+
+class KiroAdminConfig(AdminConfig):
+    default_site = "kiroconsole.admin_site.KiroAdminSite"

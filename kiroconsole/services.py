@@ -1,0 +1,155 @@
+"""Core write services: console users, roles and API tokens. Each one validates, writes inside a
+transaction and records its audit event there."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from kiroconsole.audit import Actor, audit_record
+from kiroconsole.models import ApiToken, User
+from kiroconsole.roles import Role, user_role
+
+API_TOKEN_PREFIX = "kiro_"  # noqa: S105 (a public prefix, not a secret)
+TOKEN_BYTES = 32
+
+
+def hash_token(raw: str) -> str:
+    """SHA-256 of a token. Tokens carry 256 random bits, so a fast unsalted hash is enough to store them."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_secret(prefix: str) -> tuple[str, str, str]:
+    """(raw token, display prefix, hash) for a new bearer token."""
+    raw = prefix + secrets.token_urlsafe(TOKEN_BYTES)
+    return raw, raw[: len(prefix) + 6], hash_token(raw)
+
+
+def _user_snapshot(user: User) -> dict:
+    user.__dict__.pop("_kiro_role", None)
+    return {
+        "username": user.username,
+        "email": user.email,
+        "is_active": user.is_active,
+        "is_superuser": user.is_superuser,
+        "role": user_role(user),
+    }
+
+
+def console_user_create(*, username: str, password: str | None, role: Role, email: str = "", actor: Actor) -> User:
+    """Create a console user with one role. A None password creates a user that cannot log in by password
+    (a service account for the API)."""
+    username = username.strip()
+    if not username:
+        raise ValidationError({"username": "Enter a user name."})
+    with transaction.atomic():
+        if User.objects.filter(username__iexact=username).exists():
+            raise ValidationError({"username": f"A console user named {username!r} already exists."})
+        user = User(username=username, email=email, is_staff=role in (Role.ADMINISTRATOR, Role.SUPPORT))
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save()
+        user.groups.set([Group.objects.get(name=role.value)])
+        audit_record(actor=actor, action="console_user.create", target=user, after=_user_snapshot(user))
+    return user
+
+
+def console_user_set_role(*, user: User, role: Role, actor: Actor) -> User:
+    with transaction.atomic():
+        before = _user_snapshot(user)
+        user.groups.remove(*Group.objects.filter(name__in=[r.value for r in Role]))
+        user.groups.add(Group.objects.get(name=role.value))
+        user.is_staff = role in (Role.ADMINISTRATOR, Role.SUPPORT)
+        user.save(update_fields=["is_staff"])
+        audit_record(
+            actor=actor,
+            action="console_user.set_role",
+            target=user,
+            before=before,
+            after=_user_snapshot(user),
+        )
+    return user
+
+
+def console_user_set_password(*, user: User, password: str, actor: Actor) -> User:
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(actor=actor, action="console_user.set_password", target=user)
+    return user
+
+
+def api_token_create(*, user: User, name: str, expires_at: datetime | None, actor: Actor) -> tuple[ApiToken, str]:
+    """Create an API token for `user`. Returns the token and its raw value, which is never stored."""
+    name = name.strip()
+    errors = {}
+    if not name:
+        errors["name"] = "Give the token a name that says what it is for."
+    elif len(name) > 100:
+        errors["name"] = "Use at most 100 characters."
+    if expires_at is not None and expires_at <= timezone.now():
+        errors["expires_at"] = "The expiry must be in the future."
+    if not user.is_active:
+        errors["user"] = f"{user.username} is deactivated and cannot hold tokens."
+    if errors:
+        raise ValidationError(errors)
+    raw, prefix, digest = new_secret(API_TOKEN_PREFIX)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            prefix=prefix,
+            token_hash=digest,
+            expires_at=expires_at,
+            created_by=actor.user if getattr(actor.user, "pk", None) else None,
+        )
+        audit_record(
+            actor=actor,
+            action="api_token.create",
+            target=token,
+            after={"user": user.username, "name": name, "prefix": prefix, "expires_at": expires_at},
+        )
+    return token, raw
+
+
+def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
+    with transaction.atomic():
+        # Conditional update: two revocations racing record one change.
+        changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        token.refresh_from_db()
+        if changed:
+            audit_record(
+                actor=actor,
+                action="api_token.revoke",
+                target=token,
+                before={"revoked_at": None},
+                after={"revoked_at": token.revoked_at},
+            )
+    return token
+
+
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def api_token_authenticate(raw: str) -> ApiToken | None:
+    """The valid token for a raw bearer value, or None. Marks it used (at most one write a minute)."""
+    if not raw or not raw.startswith(API_TOKEN_PREFIX) or len(raw) > 200:
+        return None
+    token = (
+        ApiToken.objects.valid().select_related("user").filter(token_hash=hash_token(raw), user__is_active=True).first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or token.last_used_at < now - LAST_USED_GRANULARITY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

@@ -1,0 +1,28 @@
+"""URL composition: every app's pages, the admin, the API and SCIM."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from kiroconsole import views
+from kiroconsole.api_urls import api
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.home, name="home"),
+    path("audit/", views.audit_list, name="audit-list"),
+    path("audit/<int:pk>/", views.audit_detail, name="audit-detail"),
+    path("tokens/", views.api_token_list, name="api-token-list"),
+    path("tokens/new/", views.api_token_create, name="api-token-create"),
+    path("tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+]
+
+handler403 = "kiroconsole.views.forbidden"

@@ -1,0 +1,20 @@
+"""Settings for the test suite: production settings (DEBUG off) with a throwaway secret and a fast hasher.
+
+DATABASE_URL chooses the database as in production: SQLite by default, PostgreSQL with
+DATABASE_URL=postgres://postgres@127.0.0.1:5432/test (pytest-django creates test_<name> beside it).
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+
+from kiroconsole.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
