@@ -1,0 +1,377 @@
+"""The harness: a registry of benchmarks, the bench database, timing, query counting and the printed table.
+
+A benchmark is a function in a module of this package, decorated with `@register(name, description)`. It takes a
+`Context`, builds its data (skipping what a previous run already built), then hands a list of `Operation`s to
+`ctx.run(...)`, which times each one and prints the table. Everything Django-related is imported inside the
+functions, because the registry is read before `django.setup()`.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import math
+import pkgutil
+import platform
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
+
+# --- Registry ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    description: str
+    run: Callable[[Context], None]
+
+
+REGISTRY: dict[str, Benchmark] = {}
+
+
+def register(name: str, description: str) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+    """Register a benchmark function under `name` (what `python -m bench NAME` runs)."""
+
+    def decorator(fn: Callable[[Context], None]) -> Callable[[Context], None]:
+        if name in REGISTRY:
+            raise ValueError(f"Benchmark {name!r} is registered twice.")
+        REGISTRY[name] = Benchmark(name=name, description=description, run=fn)
+        return fn
+
+    return decorator
+
+
+def discover() -> dict[str, Benchmark]:
+    """Import every module of this package, so each benchmark registers itself."""
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if module.name not in {"harness", "__main__"} and not module.name.startswith("_"):
+            importlib.import_module(f"{__package__}.{module.name}")
+    return REGISTRY
+
+
+# --- The bench database ------------------------------------------------------------------------------------
+
+
+class BenchError(RuntimeError):
+    """A benchmark cannot run or measured something wrong (a page that is not 200, a missing row)."""
+
+
+def prepare_database(url: str, *, rebuild: bool) -> str:
+    """Make sure the bench database exists (dropping it first with `rebuild`); returns a printable name.
+
+    Runs before Django connects. The database's name must contain "bench", so a mistyped URL can never point
+    the bench (which drops and fills its database) at the development or production database.
+    """
+    import dj_database_url
+
+    config = dj_database_url.parse(url)
+    engine, name = config["ENGINE"], str(config["NAME"])
+    if "bench" not in Path(name).name:
+        raise BenchError(f"The bench database's name must contain 'bench' (got {name!r}): it is dropped and refilled.")
+    if engine == "django.db.backends.sqlite3":
+        path = Path(name)
+        if rebuild:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return str(path)
+    if engine == "django.db.backends.postgresql":
+        import psycopg
+        from psycopg import sql
+
+        maintenance = psycopg.connect(
+            dbname="postgres",
+            host=config.get("HOST") or None,
+            port=config.get("PORT") or None,
+            user=config.get("USER") or None,
+            password=config.get("PASSWORD") or None,
+            autocommit=True,
+        )
+        with maintenance:
+            exists = maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+            if exists and rebuild:
+                maintenance.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+                exists = None
+            if not exists:
+                maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return f"{config.get('HOST') or 'localhost'}:{config.get('PORT') or 5432}/{name}"
+    raise BenchError(f"Unsupported database engine for the bench: {engine}")
+
+
+def migrate() -> float:
+    """Bring the bench database's schema up to date; returns the seconds it took."""
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    call_command("migrate", interactive=False, verbosity=0)
+    return time.perf_counter() - started
+
+
+def delete_all_rows(model: Any) -> None:
+    """Empty a table of the (throwaway) bench database with raw SQL, past guards such as append-only managers."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")  # noqa: S608
+
+
+def analyze() -> None:
+    """Refresh PostgreSQL's planner statistics after a bulk load, as autovacuum would shortly do in production.
+
+    SQLite is left alone: Django never runs ANALYZE there, so neither does the bench.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
+# --- Measuring ---------------------------------------------------------------------------------------------
+
+
+def measure(fn: Callable[[], Any], runs: int, warmup: int = 1) -> list[float]:
+    """Call `fn` `warmup` times untimed, then `runs` times; returns the wall-clock seconds of each timed call."""
+    for _ in range(warmup):
+        fn()
+    timings = []
+    for _ in range(runs):
+        gc.collect()  # collect between runs, so one run does not pay for the garbage of the previous one
+        started = time.perf_counter()
+        fn()
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The `pct` percentile (0-100) with linear interpolation between the closest ranks."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    rank = (len(ordered) - 1) * pct / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def p50(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def p95(values: Sequence[float]) -> float:
+    return percentile(values, 95)
+
+
+@dataclass
+class Capture:
+    """One untimed call of an operation: its queries (SQL and seconds each) and its peak traced memory."""
+
+    queries: list[dict[str, str]]
+    peak_bytes: int
+
+    @property
+    def db_seconds(self) -> float:
+        return sum(float(q["time"]) for q in self.queries)
+
+
+def capture(fn: Callable[[], Any]) -> Capture:
+    """Call `fn` once, recording the queries it runs and the peak memory it allocates (tracemalloc)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        with CaptureQueriesContext(connection) as ctx:
+            fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return Capture(queries=list(ctx.captured_queries), peak_bytes=peak)
+
+
+def peak_rss_bytes() -> int:
+    """The process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024
+
+
+# --- Operations and the table ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One thing to time. `fn` does it once and raises BenchError when the outcome is wrong."""
+
+    name: str
+    fn: Callable[[], Any]
+    baseline: bool = False
+
+
+@dataclass
+class Result:
+    operation: Operation
+    timings: list[float]
+    capture: Capture
+
+    @property
+    def p50(self) -> float:
+        return p50(self.timings)
+
+    @property
+    def p95(self) -> float:
+        return p95(self.timings)
+
+
+def http_get(
+    client: Any,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    expect: Sequence[str] = (),
+    reject: Sequence[str] = (),
+) -> Any:
+    """GET `url` with a django.test.Client; fail loudly unless it answers 200 with every `expect` text in the
+    body and no `reject` text."""
+    response = client.get(url, headers=headers or {})
+    if response.status_code != 200:
+        location = f" -> {response.get('Location')}" if response.has_header("Location") else ""
+        raise BenchError(f"GET {url} answered {response.status_code}{location}, not 200.")
+    body = response.content.decode()
+    for text in expect:
+        if text not in body:
+            raise BenchError(f"GET {url}: the page does not contain {text!r}.")
+    for text in reject:
+        if text in body:
+            raise BenchError(f"GET {url}: the page contains {text!r}.")
+    return response
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f}"
+
+
+def print_table(results: Sequence[Result], title: str) -> None:
+    """Rows of (operation, p50 ms, p95 ms, queries, db ms, peak MiB, ratio of p50 to the baseline's p50)."""
+    baseline = next((r for r in results if r.operation.baseline), None)
+    headers = ["operation", "p50 ms", "p95 ms", "queries", "db ms", "peak MiB", "x baseline"]
+    rows = []
+    for result in results:
+        ratio = f"{result.p50 / baseline.p50:,.2f}" if baseline else "-"
+        name = result.operation.name + ("  [baseline]" if result.operation.baseline else "")
+        rows.append(
+            [
+                name,
+                _ms(result.p50),
+                _ms(result.p95),
+                str(len(result.capture.queries)),
+                _ms(result.capture.db_seconds),
+                f"{result.capture.peak_bytes / 2**20:,.1f}",
+                ratio,
+            ]
+        )
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        return "  ".join([first, *(c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))])
+
+    print(f"\n{title}")
+    print(line(headers))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print(line(row))
+    print(
+        "p50/p95: wall-clock time of one in-process request; queries, db ms and peak MiB: from one extra untimed "
+        "request (peak: Python allocations, tracemalloc); x baseline: p50 / baseline p50."
+    )
+
+
+def print_queries(results: Sequence[Result], width: int = 220) -> None:
+    """Each operation's queries, slowest first, with their time (from the untimed captured request)."""
+    for result in results:
+        print(f"\n-- {result.operation.name}: {len(result.capture.queries)} queries")
+        for query in sorted(result.capture.queries, key=lambda q: float(q["time"]), reverse=True):
+            sql = " ".join(query["sql"].split())
+            print(f"  {float(query['time']) * 1000:8.1f} ms  {sql[:width]}{'…' if len(sql) > width else ''}")
+
+
+# --- Context -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """What a benchmark gets: the command-line options and helpers to report phases and run operations."""
+
+    runs: int
+    warmup: int
+    rebuild: bool
+    show_queries: bool
+    database: str
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @contextmanager
+    def phase(self, label: str) -> Iterator[dict[str, float]]:
+        """Print `label`, run the block, print how long it took (also left in the yielded dict as `seconds`)."""
+        print(f"{label} …", flush=True)
+        outcome: dict[str, float] = {}
+        started = time.perf_counter()
+        yield outcome
+        outcome["seconds"] = time.perf_counter() - started
+        print(f"{label}: {outcome['seconds']:.1f} s", flush=True)
+
+    def note(self, key: str, value: Any) -> None:
+        """Add a line to the environment block printed above the table (row counts, build time, …)."""
+        self.environment[key] = str(value)
+
+    def run(self, operations: Sequence[Operation], title: str) -> list[Result]:
+        """Time every operation (one captured call, `warmup` untimed calls, `runs` timed calls) and print."""
+        if sum(op.baseline for op in operations) != 1:
+            raise BenchError("Exactly one operation must be the baseline.")
+        results = []
+        for operation in operations:
+            print(f"  timing {operation.name} …", flush=True)
+            captured = capture(operation.fn)
+            timings = measure(operation.fn, self.runs, self.warmup)
+            results.append(Result(operation=operation, timings=timings, capture=captured))
+        self.print_environment()
+        print_table(results, title)
+        if self.show_queries:
+            print_queries(results)
+        return results
+
+    def print_environment(self) -> None:
+        import django
+        from django.db import connection
+
+        if connection.vendor == "sqlite":
+            import sqlite3
+
+            vendor = f"SQLite {sqlite3.sqlite_version}"
+        elif connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW server_version")
+                vendor = f"PostgreSQL {cursor.fetchone()[0]}"
+        else:
+            vendor = connection.vendor
+        lines = {
+            "database": f"{vendor} ({self.database})",
+            "python": f"{platform.python_version()}, Django {django.get_version()}",
+            "machine": f"{platform.machine()}, {platform.system()} {platform.release()}",
+            "runs": f"{self.runs} timed + {self.warmup} warm-up per operation",
+            **self.environment,
+        }
+        print("\nenvironment")
+        width = max(len(k) for k in lines)
+        for key, value in lines.items():
+            print(f"  {key.ljust(width)}  {value}")

@@ -1,0 +1,48 @@
+"""What browser tests do again and again: log in through the real form, check accessibility, take screenshots."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+_axe = Axe()
+
+
+def url_of(live_server, path: str) -> str:
+    return live_server.url + path
+
+
+def login(page: Page, live_server, username: str, password: str) -> None:
+    """Log in with the /login/ form, as a person would, and wait for the page it leads to."""
+    page.goto(url_of(live_server, "/login/"))
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).not_to_have_url(re.compile(r"/login/"))
+
+
+def check_a11y(page: Page) -> None:
+    """Run axe-core on the page as it is now; fail listing every serious or critical violation."""
+    violations = _axe.run(page).response["violations"]
+    blocking = [v for v in violations if v.get("impact") in BLOCKING_IMPACTS]
+    if blocking:
+        lines = [f"{len(blocking)} serious/critical accessibility violation(s) on {page.url}:"]
+        for violation in blocking:
+            lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
+            lines.extend(f"    {' '.join(map(str, node['target']))}" for node in violation["nodes"])
+        raise AssertionError("\n".join(lines))
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page PNG to test-artifacts/screenshots/<name>.png (gitignored) and return its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
