@@ -85,8 +85,8 @@ def user_role(user: Any) -> Role | None:
     """The role of a console user, or None (anonymous, inactive or without a role)."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    cached = getattr(user, "_kiro_role", False)
-    if cached is not False:
+    if hasattr(user, "_kiro_role"):
+        cached: Role | None = user._kiro_role
         return cached
     role: Role | None
     if user.is_superuser:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -221,6 +222,7 @@ DJANGO_TABLES2_TEMPLATE = "components/tables2_htmx.html"
 DJANGO_TABLES2_PAGE_RANGE = 7
 
 # --- Email (alerts) -------------------------------------------------------------------------------------
+MAILERS: dict[str, dict[str, Any]]
 if DEBUG and not os.environ.get("EMAIL_HOST"):
     # In development, mail (alerts) is written to the console.
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}

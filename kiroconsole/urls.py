@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
 
 from kiroconsole import views
 from kiroconsole.api_urls import api
@@ -23,6 +23,7 @@ urlpatterns = [
     path("tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    re_path(r"^api/", views.api_not_found, name="api-not-found"),
 ]
 
 handler403 = "kiroconsole.views.forbidden"

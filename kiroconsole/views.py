@@ -96,6 +96,12 @@ def api_token_revoke(request, pk: int):
     return render(request, "kiroconsole/api_token_revoke.html", {"token": token})
 
 
+@login_not_required
+def api_not_found(request):
+    """Unknown paths under /api/ answer in the API's JSON error format, not an HTML page."""
+    return JsonResponse({"detail": "Not Found"}, status=404)
+
+
 def forbidden(request, exception=None):
     message = str(exception) if exception and str(exception) else "You may not open this page."
     return render(request, "403.html", {"message": message}, status=403)

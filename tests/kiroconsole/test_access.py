@@ -21,6 +21,7 @@ PUBLIC_VIEWS = {
     "healthz": "load balancers probe it without credentials",
     "login": "the way in",
     "logout": "any logged-in user may log out (POST only)",
+    "api-not-found": "a JSON 404 for unknown API paths; reveals nothing",
 }
 SKIP_PREFIXES = ("admin/", "api/v1/")  # the admin and the API are walked by their own tests below
 

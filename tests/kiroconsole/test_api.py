@@ -46,3 +46,10 @@ def test_openapi_document_is_served(anonymous, db):
 def test_api_ignores_session_cookies(admin_client):
     # A logged-in browser session is not an API credential: no CSRF-able cookie auth on the API.
     assert admin_client.get("/api/v1/me").status_code == 401
+
+
+def test_unknown_api_paths_answer_json_404(anonymous, admin_api):
+    for client in (anonymous, admin_api):
+        response = client.get("/api/v1/no-such-thing")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not Found"}
