@@ -1,6 +1,5 @@
-"""`python -m bench NAME [--runs N] [--database-url URL] [--rebuild] [--show-queries]`; `python -m bench list`.
-
-Run from the repository root with the project's Python (.venv/bin/python -m bench audit_log).
+"""`python -m bench NAME [--runs N] [--database-url URL] [--rebuild] [--show-queries] [--memory]`, and
+`python -m bench list`. Run from the repository root with the project's Python: `.venv/bin/python -m bench list`.
 """
 
 from __future__ import annotations
@@ -8,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from bench import harness
 
@@ -18,8 +18,12 @@ def main(argv: list[str] | None = None) -> int:
         description="Benchmarks of the Kiro console: large synthetic data, medians, ratios against a baseline.",
     )
     parser.add_argument("name", help="the benchmark to run, or 'list' to list them")
-    parser.add_argument("--runs", type=int, default=10, help="timed runs per operation (default 10)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (default 2)")
+    parser.add_argument(
+        "--runs", type=int, default=10, help="timed rounds, each timing every operation once (default 10)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="untimed calls of each operation before timing (default 2)"
+    )
     parser.add_argument(
         "--database-url",
         default=harness.DEFAULT_DATABASE_URL,
@@ -28,6 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rebuild", action="store_true", help="drop the bench database and build the data anew")
     parser.add_argument("--show-queries", action="store_true", help="print each operation's queries with times")
+    parser.add_argument(
+        "--memory", action="store_true", help="also measure each operation's peak Python allocations (tracemalloc)"
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=30,
+        help="time budget per operation: a slower one gets fewer runs, at least 3 (default 30)",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be at least 1 and --warmup at least 0")
@@ -38,19 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DEBUG"] = "1"
     os.environ["DJANGO_SETTINGS_MODULE"] = "kiroconsole.settings"
 
-    if args.name != "list":
-        try:
-            database = harness.prepare_database(args.database_url, rebuild=args.rebuild)
-        except harness.BenchError as exc:
-            parser.error(str(exc))
-
     import django
     from django.conf import settings
 
-    django.setup()
+    django.setup()  # opens no database connection: the database can still be dropped and created below
     # Time what production runs: without DEBUG's query log on every cursor and debug template rendering. Set
     # before the first request, when the template engine and the middleware are built.
     settings.DEBUG = False
+    # With DEBUG off, WhiteNoise warns that collectstatic has not filled STATIC_ROOT; no benchmark needs it.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
     benchmarks = harness.discover()
     if args.name == "list":
@@ -60,9 +69,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.name not in benchmarks:
         parser.error(f"unknown benchmark {args.name!r}; choose one of: {', '.join(sorted(benchmarks))}")
+    try:
+        database = harness.prepare_database(args.database_url, rebuild=args.rebuild)
+    except harness.BenchError as exc:
+        parser.error(str(exc))
 
     ctx = harness.Context(
-        runs=args.runs, warmup=args.warmup, rebuild=args.rebuild, show_queries=args.show_queries, database=database
+        runs=args.runs,
+        warmup=args.warmup,
+        rebuild=args.rebuild,
+        show_queries=args.show_queries,
+        memory=args.memory,
+        max_seconds=args.max_seconds,
+        database=database,
     )
     print(f"bench {args.name}: {benchmarks[args.name].description}")
     print(f"migrate: {harness.migrate():.1f} s", flush=True)

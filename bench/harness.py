@@ -2,8 +2,9 @@
 
 A benchmark is a function in a module of this package, decorated with `@register(name, description)`. It takes a
 `Context`, builds its data (skipping what a previous run already built), then hands a list of `Operation`s to
-`ctx.run(...)`, which times each one and prints the table. Everything Django-related is imported inside the
-functions, because the registry is read before `django.setup()`.
+`ctx.run(...)`, which times them and prints the table. This module is imported before `django.setup()` (by
+`__main__`, which prepares the database first), so it imports Django inside its functions; benchmark modules are
+imported after it (`discover`) and may import models at the top.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import gc
 import importlib
 import math
+import os
 import pkgutil
 import platform
 import resource
@@ -127,7 +129,8 @@ def delete_all_rows(model: Any) -> None:
 
 
 def analyze() -> None:
-    """Refresh PostgreSQL's planner statistics after a bulk load, as autovacuum would shortly do in production.
+    """After a bulk load on PostgreSQL: VACUUM ANALYZE, the steady state autovacuum reaches in production soon
+    after (planner statistics, and the visibility map that lets counts use index-only scans).
 
     SQLite is left alone: Django never runs ANALYZE there, so neither does the bench.
     """
@@ -135,7 +138,7 @@ def analyze() -> None:
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute("VACUUM ANALYZE")
 
 
 # --- Measuring ---------------------------------------------------------------------------------------------
@@ -174,10 +177,10 @@ def p95(values: Sequence[float]) -> float:
 
 @dataclass
 class Capture:
-    """One untimed call of an operation: its queries (SQL and seconds each) and its peak traced memory."""
+    """One untimed call of an operation: its queries (SQL and seconds each) and how long it took."""
 
     queries: list[dict[str, str]]
-    peak_bytes: int
+    seconds: float
 
     @property
     def db_seconds(self) -> float:
@@ -185,19 +188,29 @@ class Capture:
 
 
 def capture(fn: Callable[[], Any]) -> Capture:
-    """Call `fn` once, recording the queries it runs and the peak memory it allocates (tracemalloc)."""
+    """Call `fn` once, recording the queries it runs (CaptureQueriesContext) and its duration."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     gc.collect()
+    started = time.perf_counter()
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return Capture(queries=list(ctx.captured_queries), seconds=time.perf_counter() - started)
+
+
+def traced_peak_bytes(fn: Callable[[], Any]) -> int:
+    """Call `fn` once under tracemalloc; returns the peak of Python allocations during the call.
+
+    tracemalloc slows the call (several times for code that allocates a lot), so it is a call of its own.
+    """
+    gc.collect()
     tracemalloc.start()
     try:
-        with CaptureQueriesContext(connection) as ctx:
-            fn()
-        _, peak = tracemalloc.get_traced_memory()
+        fn()
+        return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    return Capture(queries=list(ctx.captured_queries), peak_bytes=peak)
 
 
 def peak_rss_bytes() -> int:
@@ -223,6 +236,7 @@ class Result:
     operation: Operation
     timings: list[float]
     capture: Capture
+    peak_bytes: int | None = None
 
     @property
     def p50(self) -> float:
@@ -262,22 +276,23 @@ def _ms(seconds: float) -> str:
 
 
 def print_table(results: Sequence[Result], title: str) -> None:
-    """Rows of (operation, p50 ms, p95 ms, queries, db ms, peak MiB, ratio of p50 to the baseline's p50)."""
-    baseline = next((r for r in results if r.operation.baseline), None)
-    headers = ["operation", "p50 ms", "p95 ms", "queries", "db ms", "peak MiB", "x baseline"]
+    """Rows of (operation, runs, p50 ms, p95 ms, queries, db ms, [peak MiB,] ratio of p50 to the baseline's)."""
+    baseline = next(r for r in results if r.operation.baseline)
+    memory = any(r.peak_bytes is not None for r in results)
+    headers = ["operation", "runs", "p50 ms", "p95 ms", "queries", "db ms", *(["peak MiB"] if memory else []), "x base"]
     rows = []
     for result in results:
-        ratio = f"{result.p50 / baseline.p50:,.2f}" if baseline else "-"
-        name = result.operation.name + ("  [baseline]" if result.operation.baseline else "")
+        peak = [f"{result.peak_bytes / 2**20:,.1f}" if result.peak_bytes is not None else "-"] if memory else []
         rows.append(
             [
-                name,
+                result.operation.name,
+                str(len(result.timings)),
                 _ms(result.p50),
                 _ms(result.p95),
                 str(len(result.capture.queries)),
                 _ms(result.capture.db_seconds),
-                f"{result.capture.peak_bytes / 2**20:,.1f}",
-                ratio,
+                *peak,
+                f"{result.p50 / baseline.p50:,.2f}",
             ]
         )
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
@@ -292,8 +307,9 @@ def print_table(results: Sequence[Result], title: str) -> None:
     for row in rows:
         print(line(row))
     print(
-        "p50/p95: wall-clock time of one in-process request; queries, db ms and peak MiB: from one extra untimed "
-        "request (peak: Python allocations, tracemalloc); x baseline: p50 / baseline p50."
+        "p50/p95: wall clock of one call over `runs` timed runs (interleaved rounds). queries, db ms: one extra "
+        f"untimed call. {'peak MiB: Python allocations of one call (tracemalloc). ' if memory else ''}"
+        f"x base: p50 / p50 of the baseline, {baseline.operation.name.split('  ')[0]}."
     )
 
 
@@ -317,6 +333,8 @@ class Context:
     warmup: int
     rebuild: bool
     show_queries: bool
+    memory: bool
+    max_seconds: float
     database: str
     environment: dict[str, str] = field(default_factory=dict)
 
@@ -335,15 +353,31 @@ class Context:
         self.environment[key] = str(value)
 
     def run(self, operations: Sequence[Operation], title: str) -> list[Result]:
-        """Time every operation (one captured call, `warmup` untimed calls, `runs` timed calls) and print."""
+        """Time every operation and print the table.
+
+        First, per operation: one captured call (its queries; it also warms caches) and `warmup` untimed calls.
+        Then `runs` rounds, each timing every operation once, so a load spike on the machine hits all of them
+        alike and the ratios stay fair. An operation slower than the budget (`max_seconds` for all its calls)
+        takes part in fewer rounds, at least 3, without further warm-up; the table shows its count.
+        """
         if sum(op.baseline for op in operations) != 1:
             raise BenchError("Exactly one operation must be the baseline.")
-        results = []
+        results, budgets = [], []
         for operation in operations:
-            print(f"  timing {operation.name} …", flush=True)
+            print(f"  warming up {operation.name} …", flush=True)
             captured = capture(operation.fn)
-            timings = measure(operation.fn, self.runs, self.warmup)
-            results.append(Result(operation=operation, timings=timings, capture=captured))
+            runs, warmup = self.runs, self.warmup
+            if captured.seconds * (runs + warmup) > self.max_seconds:
+                runs, warmup = min(runs, max(3, int(self.max_seconds / captured.seconds))), 0
+            measure(operation.fn, runs=0, warmup=warmup)
+            peak = traced_peak_bytes(operation.fn) if self.memory else None
+            results.append(Result(operation=operation, timings=[], capture=captured, peak_bytes=peak))
+            budgets.append(runs)
+        print(f"  timing {len(operations)} operations, {self.runs} rounds …", flush=True)
+        for round_ in range(self.runs):
+            for result, runs in zip(results, budgets, strict=True):
+                if round_ < runs:
+                    result.timings += measure(result.operation.fn, runs=1, warmup=0)
         self.print_environment()
         print_table(results, title)
         if self.show_queries:
@@ -367,8 +401,14 @@ class Context:
         lines = {
             "database": f"{vendor} ({self.database})",
             "python": f"{platform.python_version()}, Django {django.get_version()}",
-            "machine": f"{platform.machine()}, {platform.system()} {platform.release()}",
-            "runs": f"{self.runs} timed + {self.warmup} warm-up per operation",
+            "machine": (
+                f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+                f"load average {os.getloadavg()[0]:.1f} at the end"
+            ),
+            "runs": (
+                f"{self.runs} rounds + {self.warmup} warm-up calls per operation, at most {self.max_seconds:g} s "
+                "per operation; DEBUG off"
+            ),
             **self.environment,
         }
         print("\nenvironment")

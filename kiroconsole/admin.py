@@ -90,9 +90,9 @@ class AuditEventAdmin(admin.ModelAdmin):
         "target_label",
         "remote_addr",
     )
-    list_filter = ("source", "actor_type")
+    # No date_hierarchy: it runs a DISTINCT over every event (2 s at 200,000 on SQLite, see bench audit_log).
+    list_filter = ("source", "actor_type", ("occurred_at", admin.DateFieldListFilter))
     search_fields = ("actor_label", "target_label", "action", "target_id")
-    date_hierarchy = "occurred_at"
     show_full_result_count = False
     list_per_page = 50
 

@@ -8,21 +8,26 @@ from django.utils import timezone
 from kiroconsole.models import ActorType, ApiToken, AuditEvent, Source
 
 
+def search_filter(label: str = "Search", **kwargs) -> django_filters.CharFilter:
+    """A text filter that refreshes the table as you type (the shared filter form listens to search inputs)."""
+    return django_filters.CharFilter(label=label, widget=forms.TextInput(attrs={"type": "search"}), **kwargs)
+
+
 class AuditEventFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
-    action = django_filters.CharFilter(lookup_expr="startswith", label="Action")
-    source = django_filters.ChoiceFilter(choices=Source.choices, empty_label="Any source")
-    actor_type = django_filters.ChoiceFilter(choices=ActorType.choices, empty_label="Any actor", label="Actor")
+    q = search_filter(method="search")
+    action = search_filter("Action starts with", lookup_expr="startswith")
+    source = django_filters.ChoiceFilter(choices=Source.choices, empty_label="Any", label="Via")
+    actor_type = django_filters.ChoiceFilter(choices=ActorType.choices, empty_label="Any", label="Actor type")
     since = django_filters.DateFilter(
         field_name="occurred_at",
         lookup_expr="date__gte",
-        label="From (UTC)",
+        label="Since (UTC)",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     until = django_filters.DateFilter(
         field_name="occurred_at",
         lookup_expr="date__lte",
-        label="To (UTC)",
+        label="Until (UTC)",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
@@ -43,7 +48,7 @@ class AuditEventFilter(django_filters.FilterSet):
 
 
 class ApiTokenFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
+    q = search_filter(method="search")
     status = django_filters.ChoiceFilter(
         method="by_status",
         choices=[("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")],

@@ -28,7 +28,9 @@ def table_page(
     RequestConfig(request, paginate={"per_page": per_page}).configure(table)
     ctx = {"table": table, "filterset": filterset, "table_id": f"table-{table.prefix or 'main'}"}
     ctx.update(context or {})
-    if getattr(request, "htmx", False) and not request.htmx.boosted:
+    htmx = getattr(request, "htmx", None)
+    # A history-restore request (Back button with an empty history cache) needs the whole page.
+    if htmx and not htmx.boosted and not htmx.history_restore_request:
         template = "components/table.html#table"
     response = render(request, template, ctx)
     patch_vary_headers(response, ["HX-Request"])

@@ -81,6 +81,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
             models.Index(fields=["actor_label", "occurred_at"], name="audit_actor_idx"),
             models.Index(fields=["-occurred_at", "-id"], name="audit_recent_idx"),
+            models.Index(fields=["source", "-occurred_at"], name="audit_source_idx"),
         ]
 
     def __str__(self) -> str:

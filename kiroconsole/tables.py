@@ -8,12 +8,14 @@ from kiroconsole.models import ApiToken, AuditEvent
 
 
 class AuditEventTable(tables.Table):
-    occurred_at = tables.DateTimeColumn(verbose_name="When (UTC)", format="Y-m-d H:i:s")
+    occurred_at = tables.DateTimeColumn(
+        verbose_name="When (UTC)", format="Y-m-d H:i:s", attrs={"td": {"class": "nowrap"}}
+    )
     actor_label = tables.Column(verbose_name="Who")
     source = tables.Column(verbose_name="Via")
     action = tables.Column(verbose_name="Action")
     target_label = tables.Column(verbose_name="Target", order_by=("target_type", "target_label"))
-    remote_addr = tables.Column(verbose_name="From", orderable=False)
+    remote_addr = tables.Column(verbose_name="Address", orderable=False)
 
     class Meta:
         model = AuditEvent
@@ -33,7 +35,9 @@ class ApiTokenTable(tables.Table):
     name = tables.Column()
     user = tables.Column(verbose_name="Console user", accessor="user__username")
     prefix = tables.Column(verbose_name="Token")
-    created_at = tables.DateTimeColumn(verbose_name="Created (UTC)", format="Y-m-d H:i")
+    created_at = tables.DateTimeColumn(
+        verbose_name="Created (UTC)", format="Y-m-d H:i", attrs={"td": {"class": "nowrap"}}
+    )
     expires_at = tables.DateTimeColumn(verbose_name="Expires (UTC)", format="Y-m-d", default="Never")
     last_used_at = tables.DateTimeColumn(verbose_name="Last used (UTC)", format="Y-m-d H:i", default="Never")
     status = tables.Column(empty_values=(), orderable=False)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -94,6 +95,15 @@ def api_token_revoke(request, pk: int):
         messages.success(request, f"Token “{token.name}” ({token.prefix}…) is revoked. Calls with it now get 401.")
         return redirect("api-token-list")
     return render(request, "kiroconsole/api_token_revoke.html", {"token": token})
+
+
+class LogoutView(auth_views.LogoutView):
+    """Log out (POST) and say so on the log-in page."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, "You are logged out.")
+        return response
 
 
 @login_not_required

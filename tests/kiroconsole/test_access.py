@@ -94,7 +94,7 @@ def test_each_role_gets_what_its_capabilities_allow(client, personas, role, rout
             assert response.status_code not in (401, 403) and response.status_code < 500, (role, method, url)
         else:
             assert response.status_code == 403, (role, method, url, response.status_code)
-            assert b"You may not do this" in response.content
+            assert b"Not allowed" in response.content
 
 
 def test_forbidden_page_explains_the_role(client, viewer_user):
