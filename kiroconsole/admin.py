@@ -4,6 +4,9 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.shortcuts import redirect
 
 from kiroconsole import services
 from kiroconsole.audit import Actor, audit_record, snapshot
@@ -130,3 +133,68 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             services.api_token_revoke(token=token, actor=actor)
         messages.success(request, f"Revoked {queryset.count()} token(s).")
+
+
+class _DryRun(Exception):
+    pass
+
+
+class ServiceModelAdmin(admin.ModelAdmin):
+    """A ModelAdmin that writes through the domain services (STYLE.md: no entry point writes a model directly).
+
+    Subclasses implement `service_save(request, obj, data, change) -> obj` and `service_delete(request, obj)`.
+    The form is validated by running `service_save` in a transaction that is rolled back, so the admin shows
+    exactly the services' messages at the fields, and nothing is written until the form is valid.
+    """
+
+    def service_save(self, request, obj, data: dict, change: bool):
+        raise NotImplementedError
+
+    def service_delete(self, request, obj) -> None:
+        raise NotImplementedError
+
+    def actor(self, request) -> Actor:
+        return Actor.from_request(request, source=Source.ADMIN)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        base = super().get_form(request, obj, change=change, **kwargs)
+        model_admin = self
+
+        class ServiceForm(base):  # type: ignore[valid-type, misc]
+            def _post_clean(form):
+                if form.errors:
+                    return
+                try:
+                    with transaction.atomic():
+                        model_admin.service_save(request, obj, form.cleaned_data, change)
+                        raise _DryRun
+                except _DryRun:
+                    pass
+                except ValidationError as exc:
+                    form._update_errors(exc)
+
+        return ServiceForm
+
+    def save_model(self, request, obj, form, change):
+        saved = self.service_save(request, obj, form.cleaned_data, change)
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the service saved everything, many-to-many included
+
+    def delete_model(self, request, obj):
+        self.service_delete(request, obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            opts = self.model._meta
+            return redirect(f"admin:{opts.app_label}_{opts.model_name}_change", object_id)
+
+    def get_actions(self, request, *args, **kwargs):
+        actions = super().get_actions(request, *args, **kwargs)
+        actions.pop("delete_selected", None)  # deletions go one at a time, through the service
+        return actions

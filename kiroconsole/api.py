@@ -2,15 +2,14 @@
 
 The API itself (`kiroconsole.api_urls.api`) is assembled in kiroconsole/api_urls.py, the one composition file
 that imports every app's router. Each app defines a `router` in its api.py and guards every operation with
-`@requires(Cap.X)` from this module.
+`@requires(Cap.X)` from this module. (API modules don't use `from __future__ import annotations`: ninja reads
+the real annotations to parse requests.)
 """
-
-from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 
+from django.core.exceptions import ImproperlyConfigured
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
@@ -23,31 +22,45 @@ from kiroconsole.services import api_token_authenticate
 
 
 class BearerAuth(HttpBearer):
-    """`Authorization: Bearer <token>`: a valid, unrevoked, unexpired API token of an active user."""
+    """`Authorization: Bearer <token>`: a valid, unrevoked, unexpired API token of an active user, whose role
+    holds the operation's capability. Runs before the request body is parsed, so a role without the right gets
+    403 whatever it sends, and a missing or bad token 401."""
+
+    def __init__(self, cap: Cap):
+        super().__init__()
+        self.cap = cap
 
     def authenticate(self, request, token: str):
         api_token = api_token_authenticate(token)
         if api_token is None:
             return None
+        if not has_cap(api_token.user, self.cap):
+            raise HttpError(403, denial_message(api_token.user, self.cap))
         request.user = api_token.user
         request.api_token = api_token
         return api_token
 
 
 def requires(cap: Cap) -> Callable:
-    """Guard an API operation: the token's user must hold `cap`, otherwise 403 with a JSON reason."""
+    """Guard an API operation: the token's user must hold `cap` (403 otherwise). Every operation needs one:
+    `GuardedRouter` refuses to register an operation without it."""
 
     def decorator(func: Callable) -> Callable:
-        @wraps(func)
-        def wrapped(request, *args, **kwargs):
-            if not has_cap(request.auth.user, cap):
-                raise HttpError(403, denial_message(request.auth.user, cap))
-            return func(request, *args, **kwargs)
-
-        wrapped.required_capability = cap  # type: ignore[attr-defined]
-        return wrapped
+        func.required_capability = cap  # type: ignore[attr-defined]
+        return func
 
     return decorator
+
+
+class GuardedRouter(Router):
+    """A ninja Router whose operations authenticate with `BearerAuth(<the operation's capability>)`."""
+
+    def add_api_operation(self, path, methods, view_func, **kwargs):
+        cap = getattr(view_func, "required_capability", None)
+        if cap is None:
+            raise ImproperlyConfigured(f"API operation {methods} {path} has no @requires(Cap.X) guard.")
+        kwargs["auth"] = [BearerAuth(cap)]
+        return super().add_api_operation(path, methods, view_func, **kwargs)
 
 
 def api_actor(request) -> Actor:
@@ -55,7 +68,7 @@ def api_actor(request) -> Actor:
     return Actor.for_api_token(request, request.auth)
 
 
-router = Router(tags=["console"])
+router = GuardedRouter(tags=["console"])
 
 
 class MeOut(Schema):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from ninja import NinjaAPI
 
-from kiroconsole.api import BearerAuth
+from accounts.api import router as accounts_router
 from kiroconsole.api import router as console_router
+from kiroconsole.errors import ConflictError
+from subscriptions.api import router as subscriptions_router
 
 api = NinjaAPI(
     title="Kiro console API",
@@ -16,12 +18,20 @@ api = NinjaAPI(
         "`Authorization: Bearer <token>` (create one on the API tokens page or with `manage.py create_api_token`). "
         "The token's console user's role decides what it may do. Errors are `{\"detail\": ...}`."
     ),
-    auth=BearerAuth(),
     urls_namespace="api",
     openapi_url="/openapi.json",
     docs_url=None,
 )
 api.add_router("", console_router)
+api.add_router("", accounts_router)
+api.add_router("", subscriptions_router)
+
+
+@api.exception_handler(ConflictError)
+def on_conflict(request, exc: ConflictError):
+    return api.create_response(
+        request, {"detail": exc.message_dict if hasattr(exc, "error_dict") else exc.messages}, status=409
+    )
 
 
 @api.exception_handler(ValidationError)

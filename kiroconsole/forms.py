@@ -34,3 +34,12 @@ class ApiTokenForm(forms.Form):
         if value == "never":
             return None
         return timezone.now() + timedelta(days=int(value))
+
+
+def apply_service_errors(form: forms.BaseForm, exc) -> None:
+    """Show a service's ValidationError on a form: at the field when the form has it, else above the form."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)

@@ -70,15 +70,11 @@ GRANTS: dict[Role, frozenset[Cap]] = {
 }
 
 # What each role may do in the Django admin, as Django model permissions (synced after every migrate, so
-# models added by later migrations are covered). Administrators hold every permission. Support reads
-# everything and changes the apps listed here; viewer and metering have no admin access.
-SUPPORT_CHANGE_APPS = {"directory", "subscriptions"}
-SUPPORT_READONLY_MODELS = {
-    # (app_label, model): support may view but not change, although the app is in SUPPORT_CHANGE_APPS.
-    ("subscriptions", "tier"),
-    ("subscriptions", "profilesettings"),
-    ("subscriptions", "modelcatalogue"),
-}
+# models added by later migrations are covered). Administrators hold every permission. Support views everything
+# and changes only the directory and subscriptions (not profiles, settings, catalogues, console users or
+# tokens); viewer and metering have no admin access.
+SUPPORT_CHANGE_APPS = {"directory"}
+SUPPORT_CHANGE_MODELS = {("subscriptions", "subscription"), ("subscriptions", "groupassignment")}
 
 
 def user_role(user: Any) -> Role | None:
@@ -151,7 +147,7 @@ def sync_role_permissions(**kwargs: Any) -> None:
         for perm in perms:
             app, model = perm.content_type.app_label, perm.content_type.model
             action = perm.codename.split("_", 1)[0]
-            if action == "view" or (app in SUPPORT_CHANGE_APPS and (app, model) not in SUPPORT_READONLY_MODELS):
+            if action == "view" or app in SUPPORT_CHANGE_APPS or (app, model) in SUPPORT_CHANGE_MODELS:
                 support.append(perm)
         groups[Role.SUPPORT].permissions.set(support)
     for name in (Role.VIEWER, Role.METERING):

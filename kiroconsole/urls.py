@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from kiroconsole import views
 from kiroconsole.api_urls import api
@@ -21,6 +21,8 @@ urlpatterns = [
     path("tokens/", views.api_token_list, name="api-token-list"),
     path("tokens/new/", views.api_token_create, name="api-token-create"),
     path("tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
+    path("", include("accounts.urls")),
+    path("", include("subscriptions.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     re_path(r"^api/", views.api_not_found, name="api-not-found"),

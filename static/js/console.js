@@ -13,3 +13,26 @@ document.addEventListener("htmx:configRequest", (event) => {
     }
   }
 });
+
+// Dialogs: a link with data-opens-dialog="ID" loads its content with htmx, then the dialog opens. Anything with
+// data-closes-dialog closes it (Esc too, natively).
+document.addEventListener("htmx:afterSwap", (event) => {
+  const trigger = event.detail.requestConfig && event.detail.requestConfig.elt;
+  const id = trigger && trigger.dataset ? trigger.dataset.opensDialog : null;
+  if (!id) return;
+  const dialog = document.getElementById(id);
+  if (dialog && !dialog.open) {
+    dialog.showModal();
+    const first = dialog.querySelector("input:not([type=hidden]), select, textarea");
+    if (first) first.focus();
+  }
+});
+document.addEventListener("click", (event) => {
+  const closer = event.target.closest("[data-closes-dialog]");
+  if (!closer) return;
+  const dialog = closer.closest("dialog");
+  if (dialog) {
+    event.preventDefault();
+    dialog.close();
+  }
+});

@@ -10,16 +10,59 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from accounts import services as accounts_services
+from accounts.models import AwsAccount, IdentityCenterInstance, Region
 from kiroconsole.audit import Actor
 from kiroconsole.models import ApiToken, User
 from kiroconsole.roles import Role
 from kiroconsole.services import api_token_create, console_user_create
+from subscriptions import services as subscriptions_services
+from subscriptions.models import Profile
 
 DEMO_CONSOLE_USERS = [
     # (user name, role, e-mail); demo users get unusable passwords: log in as the administrator.
     ("dana.support", Role.SUPPORT, "dana.support@example.com"),
     ("vic.viewer", Role.VIEWER, "vic.viewer@example.com"),
     ("kiro-metering", Role.METERING, ""),
+]
+
+DEMO_ACCOUNTS = [
+    ("111111111111", "Acme Corp (management)", "management"),
+    ("222222222222", "Acme Engineering", "member"),
+    ("333333333333", "Acme Research EU", "member"),
+]
+DEMO_IDENTITY_STORE = "d-9067a1b2c3"
+DEMO_PROFILES = [
+    (
+        "222222222222",
+        "us-east-1",
+        "Engineering (US)",
+        "Kiro for the product engineering teams in North America.",
+        {
+            "overage_enabled": True,
+            "user_activity_report": True,
+            "report_bucket": "acme-kiro-reports",
+            "report_prefix": "engineering/us/",
+            "mcp_registry_url": "https://mcp.acme.example/registry.json",
+            "model_availability": "approved",
+            "approved_models": ["auto", "claude-sonnet-4.5", "claude-haiku-4.5"],
+            "default_model": "auto",
+        },
+    ),
+    (
+        "333333333333",
+        "eu-central-1",
+        "Research (EU)",
+        "Kiro for the research lab in Frankfurt; data stays in the EU.",
+        {
+            "kms_key_arn": "arn:aws:kms:eu-central-1:333333333333:key/1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d",
+            "prompt_logging": True,
+            "prompt_bucket": "acme-research-prompt-logs",
+            "prompt_prefix": "kiro/prompts/",
+            "web_tools": False,
+            "code_references": True,
+        },
+    ),
 ]
 
 
@@ -39,6 +82,40 @@ class Command(BaseCommand):
                 # The raw value is discarded: the demo token only shows what the tokens page lists.
                 api_token_create(user=metering, name="Kiro service (demo)", expires_at=None, actor=actor)
                 created += 1
-        self.stdout.write(
-            f"Demo organization ready: created {created}, unchanged {len(DEMO_CONSOLE_USERS) + 1 - created}."
-        )
+            created += self.seed_organization(actor)
+        self.stdout.write(f"Demo organization ready: created {created} records (0: it was all there already).")
+
+    def seed_organization(self, actor: Actor) -> int:
+        created = 0
+        accounts = {}
+        for account_id, name, kind in DEMO_ACCOUNTS:
+            account = AwsAccount.objects.filter(account_id=account_id).first()
+            if account is None:
+                account = accounts_services.aws_account_create(account_id=account_id, name=name, kind=kind, actor=actor)
+                created += 1
+            accounts[account_id] = account
+        instance = IdentityCenterInstance.objects.filter(identity_store_id=DEMO_IDENTITY_STORE).first()
+        if instance is None:
+            instance = accounts_services.identity_center_create(
+                identity_store_id=DEMO_IDENTITY_STORE,
+                name="Acme workforce",
+                region=Region.objects.get(code="us-east-1"),
+                account=accounts["111111111111"],
+                kind="organization",
+                actor=actor,
+            )
+            created += 1
+        for account_id, region, name, description, settings in DEMO_PROFILES:
+            if Profile.objects.live().filter(account=accounts[account_id], region_id=region).exists():
+                continue
+            profile = subscriptions_services.profile_create(
+                account=accounts[account_id],
+                region=Region.objects.get(code=region),
+                identity_center=instance,
+                name=name,
+                description=description,
+                actor=actor,
+            )
+            subscriptions_services.profile_settings_update(profile=profile, changes=settings, actor=actor)
+            created += 1
+        return created
