@@ -9,13 +9,19 @@ from kiroconsole.filters import search_filter
 YES_NO = [("true", "Yes"), ("false", "No")]
 
 
+class YesNoAnyWidget(django_filters.widgets.BooleanWidget):
+    """django-filter's yes/no select, with "Any" rather than "Unknown" for no filter, as the other filters say."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [("", "Any"), *YES_NO]
+
+
 class RegionFilter(django_filters.FilterSet):
     q = search_filter(method="search")
     partition = django_filters.ChoiceFilter(choices=Partition.choices, empty_label="Any")
-    kiro_profiles = django_filters.BooleanFilter(label="Kiro profiles", widget=django_filters.widgets.BooleanWidget())
-    identity_center = django_filters.BooleanFilter(
-        label="Identity Center", widget=django_filters.widgets.BooleanWidget()
-    )
+    kiro_profiles = django_filters.BooleanFilter(label="Kiro profiles", widget=YesNoAnyWidget())
+    identity_center = django_filters.BooleanFilter(label="Identity Center", widget=YesNoAnyWidget())
 
     class Meta:
         model = Region

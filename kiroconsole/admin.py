@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import ActionLocation
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.shortcuts import redirect
 
 from kiroconsole import services
 from kiroconsole.audit import Actor, audit_record, snapshot
+from kiroconsole.forms import apply_service_errors
 from kiroconsole.models import ApiToken, AuditEvent, Source, User
 
 
@@ -135,16 +136,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
         messages.success(request, f"Revoked {queryset.count()} token(s).")
 
 
-class _DryRun(Exception):
-    pass
-
-
 class ServiceModelAdmin(admin.ModelAdmin):
     """A ModelAdmin that writes through the domain services (STYLE.md: no entry point writes a model directly).
 
     Subclasses implement `service_save(request, obj, data, change) -> obj` and `service_delete(request, obj)`.
-    The form is validated by running `service_save` in a transaction that is rolled back, so the admin shows
-    exactly the services' messages at the fields, and nothing is written until the form is valid.
+    The service runs when the form is validated (inside the admin view's transaction), so its messages appear at
+    the fields and nothing is written when it refuses; `save_model` then only hands the saved object on. These
+    admins have no inlines, so a valid form is always saved.
     """
 
     def service_save(self, request, obj, data: dict, change: bool):
@@ -162,22 +160,20 @@ class ServiceModelAdmin(admin.ModelAdmin):
 
         class ServiceForm(base):  # type: ignore[valid-type, misc]
             def _post_clean(form):
-                if form.errors:
+                if form.errors or request.method != "POST":
                     return
                 try:
-                    with transaction.atomic():
-                        model_admin.service_save(request, obj, form.cleaned_data, change)
-                        raise _DryRun
-                except _DryRun:
-                    pass
+                    form.service_result = model_admin.service_save(request, obj, form.cleaned_data, change)
                 except ValidationError as exc:
-                    form._update_errors(exc)
+                    apply_service_errors(form, exc)
 
         return ServiceForm
 
     def save_model(self, request, obj, form, change):
-        saved = self.service_save(request, obj, form.cleaned_data, change)
-        obj.pk = saved.pk
+        saved = form.service_result
+        # The admin names `obj` in its message and log entry: give it the saved values (the form never set them).
+        for field in saved._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding = False
 
     def save_related(self, request, form, formsets, change):
@@ -194,7 +190,7 @@ class ServiceModelAdmin(admin.ModelAdmin):
             opts = self.model._meta
             return redirect(f"admin:{opts.app_label}_{opts.model_name}_change", object_id)
 
-    def get_actions(self, request, *args, **kwargs):
-        actions = super().get_actions(request, *args, **kwargs)
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location)
         actions.pop("delete_selected", None)  # deletions go one at a time, through the service
         return actions

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
+from kiroconsole.bulk import adapter, insert_rows
 from kiroconsole.models import ActorType, AuditEvent, Source
 
 
@@ -80,6 +81,8 @@ def client_ip(request) -> str | None:
 
 
 def jsonable(value: Any) -> Any:
+    if value is None or type(value) in (str, int, bool, float):  # the common case, ahead of the ABC checks
+        return value
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -139,18 +142,39 @@ def audit_record(*, actor: Actor, action: str, target: Any, before: Any = None, 
     return event
 
 
+# audit_record_many writes rows as tuples: the columns every event of one call shares, then the event's own.
+_SHARED_COLUMNS = ("occurred_at", "source", "actor_type", "actor_user", "actor_label", "actor_token_id", "remote_addr")
+_EVENT_COLUMNS = ("action", "target_type", "target_id", "target_label", "before", "after")
+_COLUMNS = (*_SHARED_COLUMNS, *_EVENT_COLUMNS)
+
+
 def audit_record_many(*, actor: Actor, entries: Iterable[tuple[str, Any, Any, Any]], batch_size: int = 2000) -> int:
-    """Record many changes in bulk: `entries` yields (action, target, before, after). Returns the count."""
-    now = timezone.now()
-    batch: list[AuditEvent] = []
+    """Record many changes in bulk: `entries` yields (action, target, before, after). Returns the count.
+
+    Set work (imports, a group's fan-out) records up to hundreds of thousands of events, so they are written as
+    plain rows (kiroconsole.bulk), a batch at a time, with the values that they share converted once: several
+    times faster than an AuditEvent instance per event and bulk_create. The rows hold what `audit_record` writes."""
+    shared_event = _build(actor, "", ("", "", ""), None, None, at=timezone.now())
+    attnames = {name: AuditEvent._meta.get_field(name).attname for name in _SHARED_COLUMNS}  # type: ignore[union-attr]
+    shared = tuple(adapter(AuditEvent, name)(getattr(shared_event, attnames[name])) for name in _SHARED_COLUMNS)
+    to_json = adapter(AuditEvent, "after")
     count = 0
-    for action, target, before, after in entries:
-        batch.append(_build(actor, action, target, before, after, at=now))
-        if len(batch) >= batch_size:
-            AuditEvent.objects.bulk_create(batch)
-            count += len(batch)
-            batch = []
-    if batch:
-        AuditEvent.objects.bulk_create(batch)
+    batch: list[tuple] = []
+    with transaction.atomic(savepoint=False):
+        for action, target, before, after in entries:
+            batch.append(
+                (
+                    *shared,
+                    action,
+                    *_target(target),
+                    None if before is None else to_json(jsonable(before)),
+                    None if after is None else to_json(jsonable(after)),
+                )
+            )
+            if len(batch) >= batch_size:
+                insert_rows(AuditEvent, _COLUMNS, batch)
+                count += len(batch)
+                batch = []
+        insert_rows(AuditEvent, _COLUMNS, batch)
         count += len(batch)
     return count

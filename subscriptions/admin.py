@@ -40,6 +40,12 @@ class ProfileAdmin(ServiceModelAdmin):
     def service_delete(self, request, obj):
         services.profile_delete(profile=obj, actor=self.actor(request))
 
+    def get_deleted_objects(self, objs, request):
+        """Deleting a profile only marks it deleted: its settings and history stay. So the confirmation lists the
+        profile alone, and doesn't ask for the delete permission on the settings, which nobody has here."""
+        objs = list(objs)
+        return [str(obj) for obj in objs], {self.opts.verbose_name_plural: len(objs)}, set(), []
+
 
 @admin.register(ProfileSettings)
 class ProfileSettingsAdmin(admin.ModelAdmin):

@@ -6,6 +6,7 @@ from typing import Literal
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from ninja import Schema
+from pydantic import ConfigDict
 
 from accounts.api import account_or_error, region_or_error
 from accounts.models import IdentityCenterInstance
@@ -80,6 +81,9 @@ class SettingsOut(Schema):
 
 class SettingsPatch(Schema):
     """Send only the settings to change. Empty strings clear text settings (the KMS key: back to AWS-owned)."""
+
+    # An unknown (say, misspelt) setting is refused with 422, not silently dropped with a 200.
+    model_config = ConfigDict(extra="forbid")
 
     kms_key_arn: str | None = None
     code_references: bool | None = None

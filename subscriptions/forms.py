@@ -26,6 +26,9 @@ class ProfileForm(forms.Form):
     description = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, **kwargs):
+        # Its own ids: the create dialog sits on the profile list, whose filter form has `account` and `region`
+        # too, and Django's default ids (id_account, id_region) would make the dialog's labels point at the filters.
+        kwargs.setdefault("auto_id", "id_create_%s")
         super().__init__(*args, **kwargs)
         regions = list(Region.objects.all())
         cast(forms.ChoiceField, self.fields["region"]).choices = [

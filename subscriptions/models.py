@@ -5,13 +5,16 @@ from __future__ import annotations
 import secrets
 import string
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from accounts.models import AwsAccount, IdentityCenterInstance, Region
 
 PROFILE_ID_ALPHABET = string.ascii_uppercase + string.digits
+MODEL_CODE_VALIDATOR = RegexValidator(
+    r"^[a-z0-9][a-z0-9._-]*\Z", "Use lower-case letters, digits, dots, hyphens and underscores, like claude-sonnet-4.5."
+)
 
 
 def new_profile_id() -> str:
@@ -22,7 +25,13 @@ def new_profile_id() -> str:
 class AiModel(models.Model):
     """The model catalogue: what a credit costs on each model relative to Auto (editable by superusers)."""
 
-    code = models.SlugField(max_length=64, unique=True, help_text="The id clients send, e.g. claude-sonnet-4.5.")
+    # Not a SlugField: model ids have dots (claude-sonnet-4.5), which the slug validator refuses in the admin.
+    code = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[MODEL_CODE_VALIDATOR],
+        help_text="The id clients send, e.g. claude-sonnet-4.5.",
+    )
     name = models.CharField(max_length=100)
     credit_multiplier = models.DecimalField(
         max_digits=5, decimal_places=2, validators=[MinValueValidator(0)], help_text="Relative to Auto (1.00)."

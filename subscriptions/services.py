@@ -130,6 +130,8 @@ def profile_update(
     )
     if errors:
         raise ValidationError(errors)
+    if (new_name, new_description) == (profile.name, profile.description):
+        return profile  # nothing to change: not even updated_at
     with transaction.atomic():
         before = _profile_snapshot(profile)
         profile.name, profile.description, profile.updated_at = new_name, new_description, timezone.now()
@@ -258,7 +260,10 @@ def profile_settings_update(*, profile: Profile, changes: dict[str, Any], actor:
         raise ValidationError(errors)
     models_by_code = {m.code: m for m in AiModel.objects.filter(active=True)}
     with transaction.atomic():
-        settings = ProfileSettings.objects.select_for_update().select_related("default_model").get(profile=profile)
+        # `of=("self",)`: PostgreSQL can't lock the nullable side of the outer join to default_model.
+        settings = (
+            ProfileSettings.objects.select_for_update(of=("self",)).select_related("default_model").get(profile=profile)
+        )
         before = settings_snapshot(settings)
         merged = before | clean
         errors = _validate_settings(profile, merged, models_by_code)

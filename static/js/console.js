@@ -1,5 +1,8 @@
 // Kiro console: the little JavaScript the pages use. Everything works without it.
 
+// Styles may hide what only matters without JavaScript (e.g. Save buttons of switches that save themselves).
+document.documentElement.classList.replace("no-js", "js");
+
 // Filter forms: leave empty fields out of htmx GET requests, so the pushed URL stays short and shareable
 // (/audit/?q=payroll rather than /audit/?q=payroll&action=&source=&...).
 document.addEventListener("htmx:configRequest", (event) => {

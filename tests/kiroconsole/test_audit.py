@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import uuid
+
 import pytest
 from django.db import transaction
 
@@ -48,6 +52,21 @@ def test_bulk_recording_writes_every_entry(db):
     entries = (("x.create", ("x", str(i), f"X{i}"), None, {"n": i}) for i in range(4500))
     assert audit_record_many(actor=Actor.for_command("import"), entries=entries) == 4500
     assert AuditEvent.objects.count() == 4500
+
+
+def test_bulk_events_hold_what_single_events_hold(db, admin_user):
+    """audit_record_many writes its rows without model instances: they must read back as audit_record's do."""
+    actor = Actor(source="web", actor_type="user", label="alice", user=admin_user, remote_addr="10.0.0.7")
+    target = ("x", uuid.UUID(int=7), "X <7>")
+    before = {"when": datetime.datetime(2026, 1, 2, 3, 4, tzinfo=datetime.UTC), "n": decimal.Decimal("1.50")}
+    after = {"tags": ("a", "b"), "id": uuid.UUID(int=7), "nested": {"ok": True}}
+    audit_record(actor=actor, action="x.update", target=target, before=before, after=after)
+    audit_record_many(actor=actor, entries=[("x.update", target, before, after), ("x.create", target, None, after)])
+    single, bulk, created = AuditEvent.objects.order_by("pk")
+    fields = [f.name for f in AuditEvent._meta.concrete_fields if f.name not in ("id", "occurred_at")]
+    assert [getattr(bulk, name) for name in fields] == [getattr(single, name) for name in fields]
+    assert (created.before, created.after) == (None, single.after)
+    assert bulk.occurred_at == created.occurred_at and abs(bulk.occurred_at - single.occurred_at).total_seconds() < 60
 
 
 def test_audit_events_cannot_be_edited_or_deleted(db):
