@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from ninja import NinjaAPI
 
 from accounts.api import router as accounts_router
+from directory.api import router as directory_router
 from kiroconsole.api import router as console_router
 from kiroconsole.errors import ConflictError
 from subscriptions.api import router as subscriptions_router
@@ -24,6 +25,7 @@ api = NinjaAPI(
 )
 api.add_router("", console_router)
 api.add_router("", accounts_router)
+api.add_router("", directory_router)
 api.add_router("", subscriptions_router)
 
 

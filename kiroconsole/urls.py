@@ -22,6 +22,7 @@ urlpatterns = [
     path("tokens/new/", views.api_token_create, name="api-token-create"),
     path("tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("", include("accounts.urls")),
+    path("", include("directory.urls")),
     path("", include("subscriptions.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

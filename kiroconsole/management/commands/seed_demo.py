@@ -12,6 +12,8 @@ from django.db import transaction
 
 from accounts import services as accounts_services
 from accounts.models import AwsAccount, IdentityCenterInstance, Region
+from directory import services as directory_services
+from directory.models import DirectoryGroup, DirectoryUser
 from kiroconsole.audit import Actor
 from kiroconsole.models import ApiToken, User
 from kiroconsole.roles import Role
@@ -65,6 +67,46 @@ DEMO_PROFILES = [
     ),
 ]
 
+GIVEN = [
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Mara",
+    "Nikhil",
+    "Olga",
+    "Pablo",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+]
+FAMILY = ["Okafor", "Lindqvist", "Moreau"]
+DEMO_GROUPS = [
+    ("Platform", "Platform and infrastructure engineers"),
+    ("Frontend", "Web and design-system engineers"),
+    ("Mobile", "iOS and Android engineers"),
+    ("Data Science", "Data scientists and ML engineers"),
+    ("SRE", "Site reliability engineering"),
+    ("Security", "Application security"),
+    ("Research", "Research lab, Frankfurt"),
+    ("Contractors", "External contractors (time-limited)"),
+]
+
+
+def demo_people():
+    """60 deterministic people: (user name, given, family)."""
+    for i, (given, family) in enumerate((g, f) for f in FAMILY for g in GIVEN):
+        yield f"{given.lower()}.{family.lower()}", given, family, i
+
 
 class Command(BaseCommand):
     help = "Create (or complete) the demo organization. Safe to run again."
@@ -105,6 +147,7 @@ class Command(BaseCommand):
                 actor=actor,
             )
             created += 1
+        created += self.seed_directory(instance, actor)
         for account_id, region, name, description, settings in DEMO_PROFILES:
             if Profile.objects.live().filter(account=accounts[account_id], region_id=region).exists():
                 continue
@@ -118,4 +161,34 @@ class Command(BaseCommand):
             )
             subscriptions_services.profile_settings_update(profile=profile, changes=settings, actor=actor)
             created += 1
+        return created
+
+    def seed_directory(self, instance, actor: Actor) -> int:
+        created = 0
+        users = {}
+        for user_name, given, family, i in demo_people():
+            user = DirectoryUser.objects.live().filter(identity_center=instance, user_name=user_name).first()
+            if user is None:
+                user = directory_services.directory_user_create(
+                    identity_center=instance,
+                    user_name=user_name,
+                    display_name=f"{given} {family}",
+                    given_name=given,
+                    family_name=family,
+                    email=f"{user_name}@acme.example",
+                    external_id=f"00u{i:05d}",
+                    active=i % 23 != 22,  # a couple of deactivated people
+                    actor=actor,
+                )
+                created += 1
+            users[i] = user
+        for g, (name, description) in enumerate(DEMO_GROUPS):
+            group = DirectoryGroup.objects.live().filter(identity_center=instance, display_name=name).first()
+            if group is None:
+                group = directory_services.directory_group_create(
+                    identity_center=instance, display_name=name, description=description, actor=actor
+                )
+                created += 1
+            members = [users[i] for i in users if i % len(DEMO_GROUPS) == g or (g == 0 and i % 11 == 0)]
+            created += directory_services.group_members_add(group=group, users=members, actor=actor)
         return created

@@ -1,0 +1,60 @@
+"""Set-based writes of many plain rows: imports and bulk audit events (STYLE.md "Set-based work for sets").
+
+`bulk_create` builds one model instance per row and one multi-row INSERT whose every value goes through the
+field's conversion; at 100,000 rows that costs several times the database work itself. Callers that hold plain,
+checked values write tuples instead: the statement comes from the model's metadata, values are converted by their
+field only where the database needs it (`adapter`; constants once), and the rows go in one prepared INSERT run
+for all of them (`executemany`) or, on PostgreSQL, one COPY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections, models
+
+PLAIN = (models.CharField, models.TextField, models.BooleanField)  # Python values the drivers take as they are
+
+
+def _connection():
+    return connections[DEFAULT_DB_ALIAS]  # the wrapper itself: the `connection` proxy costs a lookup a use
+
+
+def adapter(model: type[models.Model], name: str) -> Callable[[Any], Any]:
+    """The conversion of a Python value of the field `name` to the database's form."""
+    field: Any = model._meta.get_field(name)
+    if isinstance(field, PLAIN):
+        return lambda value: value
+    return partial(field.get_db_prep_save, connection=_connection())
+
+
+def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT `rows`, tuples of values of `fields` in the database's form (see `adapter`)."""
+    if not rows:
+        return
+    connection = _connection()
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy"):  # psycopg 3
+            with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(fields))
+            sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+            cursor.executemany(sql, rows)
+
+
+def update_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """UPDATE by primary key: `rows` are tuples of values of `fields` then the pk, in the database's form."""
+    if not rows:
+        return
+    connection = _connection()
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in fields)  # type: ignore[union-attr]
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
