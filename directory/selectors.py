@@ -8,7 +8,7 @@ from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
 
 
 def users() -> QuerySet[DirectoryUser]:
-    return DirectoryUser.objects.live().select_related("identity_center")
+    return DirectoryUser.objects.live().select_related("identity_center").order_by("user_name", "pk")
 
 
 def groups() -> QuerySet[DirectoryGroup]:

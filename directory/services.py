@@ -285,7 +285,7 @@ def group_members_add(*, group: DirectoryGroup, users: Iterable[DirectoryUser], 
 
 def group_members_remove(*, group: DirectoryGroup, users: Iterable[DirectoryUser], actor: Actor) -> int:
     """Remove users from a group (those not in it are left alone). Returns how many were removed."""
-    users = list(users)
+    users = list(dict.fromkeys(users))
     with transaction.atomic():
         memberships = GroupMembership.objects.filter(group=group, user__in=[u.pk for u in users])
         gone = set(memberships.values_list("user_id", flat=True))

@@ -4,6 +4,7 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -175,6 +176,8 @@ def member_add(request, pk):
 def member_remove(request, pk, user_id):
     group = selectors.group_by_id(pk)
     user = selectors.user_by_id(user_id)
+    if not selectors.membership_exists(group, user):
+        raise Http404("This user is not a member of the group.")
     if request.method == "POST":
         removed = services.group_members_remove(group=group, users=[user], actor=Actor.from_request(request))
         if removed:
