@@ -96,8 +96,9 @@ class DirectoryGroup(models.Model):
 
 
 class GroupMembership(models.Model):
-    group = models.ForeignKey(DirectoryGroup, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="memberships")
+    # No single-column indexes: the unique (group, user) and the (user, group) index serve both look-ups.
+    group = models.ForeignKey(DirectoryGroup, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="memberships", db_index=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

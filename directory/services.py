@@ -13,7 +13,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import IdentityCenterInstance
@@ -75,7 +74,9 @@ def group_field_error(field: str, value: Any) -> str | None:
         return "Enter a display name."
     if len(value) > GROUP_MAX_LENGTHS[field]:
         return f"Use at most {GROUP_MAX_LENGTHS[field]} characters (it has {len(value)})."
-    if CONTROL.search(value.replace("\n", "").replace("\r", "").replace("\t", "")):
+    # A description may have line breaks and tabs; a display name no control character at all.
+    checked = value.replace("\n", "").replace("\r", "").replace("\t", "") if field == "description" else value
+    if CONTROL.search(checked):
         return "Remove the control characters."
     return None
 
@@ -308,13 +309,3 @@ def group_members_remove(*, group: DirectoryGroup, users: Iterable[DirectoryUser
             actor=actor,
         )
     return len(gone)
-
-
-def lower_user_names(identity_center) -> dict[str, Any]:
-    """{lower(user name): id} of the live users of a directory (imports resolve names with it)."""
-    return dict(
-        DirectoryUser.objects.live()
-        .filter(identity_center=identity_center)
-        .annotate(key=Lower("user_name"))
-        .values_list("key", "id")
-    )
