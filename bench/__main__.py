@@ -1,4 +1,4 @@
-"""`python -m bench NAME [--runs N] [--database-url URL] [--rebuild] [--show-queries] [--memory]`, and
+"""`python -m bench NAME [--runs N] [--database-url URL] [--rebuild] [--show-queries] [--memory] [--users N]`, and
 `python -m bench list`. Run from the repository root with the project's Python: `.venv/bin/python -m bench list`.
 """
 
@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-queries", action="store_true", help="print each operation's queries with times")
     parser.add_argument(
         "--memory", action="store_true", help="also measure each operation's peak Python allocations (tracemalloc)"
+    )
+    parser.add_argument(
+        "--users",
+        type=int,
+        metavar="N",
+        help="directory_import: the number of users (groups and memberships follow); default 100,000",
     )
     parser.add_argument(
         "--max-seconds",
@@ -82,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         memory=args.memory,
         max_seconds=args.max_seconds,
         database=database,
+        users=args.users,
     )
     print(f"bench {args.name}: {benchmarks[args.name].description}")
     print(f"migrate: {harness.migrate():.1f} s", flush=True)

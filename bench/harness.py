@@ -144,16 +144,20 @@ def analyze() -> None:
 # --- Measuring ---------------------------------------------------------------------------------------------
 
 
-def measure(fn: Callable[[], Any], runs: int, warmup: int = 1) -> list[float]:
-    """Call `fn` `warmup` times untimed, then `runs` times; returns the wall-clock seconds of each timed call."""
+def measure(fn: Callable[[], Any], runs: int, warmup: int = 1, cpu: list[float] | None = None) -> list[float]:
+    """Call `fn` `warmup` times untimed, then `runs` times; returns the wall-clock seconds of each timed call.
+
+    With `cpu`, the process's CPU seconds (user + system) of each timed call are appended to it."""
     for _ in range(warmup):
         fn()
     timings = []
     for _ in range(runs):
         gc.collect()  # collect between runs, so one run does not pay for the garbage of the previous one
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         fn()
         timings.append(time.perf_counter() - started)
+        if cpu is not None:
+            cpu.append(time.process_time() - started_cpu)
     return timings
 
 
@@ -237,6 +241,7 @@ class Result:
     timings: list[float]
     capture: Capture
     peak_bytes: int | None = None
+    cpu_timings: list[float] = field(default_factory=list)
 
     @property
     def p50(self) -> float:
@@ -245,6 +250,10 @@ class Result:
     @property
     def p95(self) -> float:
         return p95(self.timings)
+
+    @property
+    def cpu_p50(self) -> float:
+        return p50(self.cpu_timings)
 
 
 def http_get(
@@ -279,7 +288,17 @@ def print_table(results: Sequence[Result], title: str) -> None:
     """Rows of (operation, runs, p50 ms, p95 ms, queries, db ms, [peak MiB,] ratio of p50 to the baseline's)."""
     baseline = next(r for r in results if r.operation.baseline)
     memory = any(r.peak_bytes is not None for r in results)
-    headers = ["operation", "runs", "p50 ms", "p95 ms", "queries", "db ms", *(["peak MiB"] if memory else []), "x base"]
+    headers = [
+        "operation",
+        "runs",
+        "p50 ms",
+        "p95 ms",
+        "cpu ms",
+        "queries",
+        "db ms",
+        *(["peak MiB"] if memory else []),
+        "x base",
+    ]
     rows = []
     for result in results:
         peak = [f"{result.peak_bytes / 2**20:,.1f}" if result.peak_bytes is not None else "-"] if memory else []
@@ -289,6 +308,7 @@ def print_table(results: Sequence[Result], title: str) -> None:
                 str(len(result.timings)),
                 _ms(result.p50),
                 _ms(result.p95),
+                _ms(result.cpu_p50),
                 str(len(result.capture.queries)),
                 _ms(result.capture.db_seconds),
                 *peak,
@@ -307,7 +327,9 @@ def print_table(results: Sequence[Result], title: str) -> None:
     for row in rows:
         print(line(row))
     print(
-        "p50/p95: wall clock of one call over `runs` timed runs (interleaved rounds). queries, db ms: one extra "
+        "p50/p95: wall clock of one call over `runs` timed runs (interleaved rounds). cpu ms: p50 of this process's "
+        "CPU time (user + system) per call, which a busy machine inflates much less (SQLite's work included, not a "
+        "PostgreSQL server's). queries, db ms: one extra "
         f"untimed call. {'peak MiB: Python allocations of one call (tracemalloc). ' if memory else ''}"
         f"x base: p50 / p50 of the baseline, {baseline.operation.name.split('  ')[0]}."
     )
@@ -336,6 +358,7 @@ class Context:
     memory: bool
     max_seconds: float
     database: str
+    users: int | None = None  # --users: the size of benchmarks that scale by users (directory_import)
     environment: dict[str, str] = field(default_factory=dict)
 
     @contextmanager
@@ -377,7 +400,7 @@ class Context:
         for round_ in range(self.runs):
             for result, runs in zip(results, budgets, strict=True):
                 if round_ < runs:
-                    result.timings += measure(result.operation.fn, runs=1, warmup=0)
+                    result.timings += measure(result.operation.fn, runs=1, warmup=0, cpu=result.cpu_timings)
         self.print_environment()
         print_table(results, title)
         if self.show_queries:
