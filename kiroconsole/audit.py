@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +96,13 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+class EncodedJson(str):
+    """A `before` or `after` already encoded as JSON, for set work that writes many events of one shape
+    (`audit_record_many` stores it as it is; encode it with `json.dumps` of plain values)."""
+
+    __slots__ = ()
+
+
 def snapshot(instance: models.Model, fields: Iterable[str] | None = None, exclude: Iterable[str] = ()) -> dict:
     """The concrete field values of a model instance, ready to store as `before` or `after`."""
     excluded = set(exclude)
@@ -142,6 +149,12 @@ def audit_record(*, actor: Actor, action: str, target: Any, before: Any = None, 
     return event
 
 
+def _encoded(value: Any, to_json: Callable[[Any], Any]) -> Any:
+    if value is None or type(value) is EncodedJson:
+        return value
+    return to_json(jsonable(value))
+
+
 # audit_record_many writes rows as tuples: the columns every event of one call shares, then the event's own.
 _SHARED_COLUMNS = ("occurred_at", "source", "actor_type", "actor_user", "actor_label", "actor_token_id", "remote_addr")
 _EVENT_COLUMNS = ("action", "target_type", "target_id", "target_label", "before", "after")
@@ -167,8 +180,8 @@ def audit_record_many(*, actor: Actor, entries: Iterable[tuple[str, Any, Any, An
                     *shared,
                     action,
                     *_target(target),
-                    None if before is None else to_json(jsonable(before)),
-                    None if after is None else to_json(jsonable(after)),
+                    _encoded(before, to_json),
+                    _encoded(after, to_json),
                 )
             )
             if len(batch) >= batch_size:

@@ -9,7 +9,8 @@ for all of them (`executemany`) or, on PostgreSQL, one COPY.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -58,3 +59,53 @@ def update_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def existing_pairs(
+    model: type[models.Model], fields: tuple[str, str], pairs: Sequence[tuple[Any, Any]]
+) -> set[tuple[Any, Any]]:
+    """Which of `pairs` (values of the two `fields`, in the database's form) are rows of `model`, as a set of
+    pairs in the database's form: one statement that joins the pairs to the table, so an index on the two
+    columns answers each pair (IN lists on each column would make the database probe every combination)."""
+    if not pairs:
+        return set()
+    connection = _connection()
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    first, second = (quote(model._meta.get_field(name).column) for name in fields)  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            types = [model._meta.get_field(name).db_type(connection) for name in fields]  # type: ignore[union-attr]
+            sql = (
+                f"SELECT t.{first}, t.{second} FROM {table} t "  # noqa: S608
+                f"JOIN unnest(%s::{types[0]}[], %s::{types[1]}[]) AS v(a, b) ON t.{first} = v.a AND t.{second} = v.b"
+            )
+            cursor.execute(sql, [[a for a, _ in pairs], [b for _, b in pairs]])
+        else:
+            values = ", ".join(["(%s, %s)"] * len(pairs))
+            sql = (
+                f"WITH v(a, b) AS (VALUES {values}) "  # noqa: S608
+                f"SELECT t.{first}, t.{second} FROM {table} t JOIN v ON t.{first} = v.a AND t.{second} = v.b"
+            )
+            cursor.execute(sql, [value for pair in pairs for value in pair])
+        return {(a, b) for a, b in cursor.fetchall()}
+
+
+@contextmanager
+def large_cache(megabytes: int = 64) -> Iterator[None]:
+    """On SQLite, a page cache of `megabytes` for this connection while a bulk write runs (the default 2 MB makes
+    an import of 500,000 indexed rows re-read index pages from the file), then the previous size again. Other
+    databases size their caches themselves."""
+    connection = _connection()
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (previous,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = {-1024 * int(megabytes)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")

@@ -3,6 +3,8 @@ logged-in clients; metering_client / api_client_for(role) for the API with real 
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.test import Client
 
@@ -97,3 +99,14 @@ def admin_api(api_client_for, admin_user):
 @pytest.fixture
 def metering_client(api_client_for, metering_user):
     return api_client_for(metering_user)
+
+
+@pytest.fixture
+def catalogues(transactional_db):
+    """The Region and AI model catalogues for transactional tests (the live server's, subprocesses'). Their data
+    migrations seed them, but transactional tests flush every table afterwards: seed them again with the
+    migrations' own functions."""
+    from django.apps import apps
+
+    importlib.import_module("accounts.migrations.0002_regions").seed_regions(apps, None)
+    importlib.import_module("subscriptions.migrations.0002_model_catalogue").seed(apps, None)

@@ -1,13 +1,17 @@
 """The import pipeline every directory import follows (pretix's import: validate everything, then one short
 transaction).
 
-1. Check: read the whole file once, record by record, and check every row and the file as a whole against the
-   directory as it is, keeping only the keys that the checks need. Any issue: nothing is written.
-2. Write: read the file again (its SHA-256 must not have changed) and apply it in batches of `BATCH_SIZE`
-   records, with a few set-based statements per batch (one SELECT of the existing rows, one prepared INSERT and
-   one prepared UPDATE run for all the batch's rows, the audit events in bulk), all inside one transaction with
-   the import's own audit event and its signals, so a failure anywhere leaves the directory as it was. A dry run
-   does the same reading and comparing without writing.
+The file is read once, record by record, inside one transaction:
+1. each record is checked, alone and against the file so far (duplicates) and the directory as it was before
+   the import (clashes), keeping only the keys that the checks need;
+2. checked records are applied in batches of `BATCH_SIZE`, with a few set-based statements per batch (one
+   SELECT of the existing rows, one prepared INSERT and one prepared UPDATE run for all the batch's rows, the
+   audit events in bulk).
+At the first issue the writing stops and the checking goes on, so that every issue is reported; then the
+transaction is rolled back: nothing is written. Without issues the import's own audit event and its signals end
+the transaction, so a failure anywhere (a crash, a kill) leaves the directory as it was. A dry run does the same
+reading and comparing without writing. (Reading once rather than checking the whole file before a second,
+writing pass halves the parsing, at the cost of holding the write transaction while the file is read.)
 
 An `Importer` says what one kind of file means: its columns, its row checks and how a batch is written.
 """
@@ -23,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import IdentityCenterInstance
-from directory.importers.reader import WHOLE_ROW, CsvReader, Issue, Layout, Record, Report
+from directory.importers.reader import CsvReader, Issue, Layout, Record, Report
 from kiroconsole.audit import Actor, audit_record
 
 BATCH_SIZE = 2000
@@ -68,13 +72,13 @@ class Importer:
     def prepare(self) -> None:
         """Load, in a query or two, what the checks need to know about the directory."""
 
-    def check(self, record: Record, report: Report) -> None:
-        """Check one record, in file order, reporting every issue."""
+    def check(self, record: Record, report: Report) -> Any:
+        """Check one record, in file order, reporting every issue; return what `apply` needs of it."""
         raise NotImplementedError
 
-    def apply(self, records: list[Record], *, write: bool) -> ImportCounts:
-        """Compare a batch of checked records with the database and, when `write`, write the difference with
-        its audit events."""
+    def apply(self, checked: list[Any], *, write: bool) -> ImportCounts:
+        """Compare a batch of checked records (what `check` returned for each) with the database and, when
+        `write`, write the difference with its audit events."""
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -90,10 +94,10 @@ def run_import(
     on_issue: Callable[[Issue], None],
     progress: Callable[[str, int, int], None] | None = None,
 ) -> ImportCounts:
-    """Check then apply `source` (a seekable binary file; `name` is how messages and the audit name it).
+    """Check and apply `source` (a binary file; `name` is how messages and the audit name it) in one pass.
 
-    `on_issue` receives every issue as it is found; `progress(phase, bytes done, bytes in all)` follows the two
-    passes. Raises ImportFailed when there was any issue (nothing written)."""
+    `on_issue` receives every issue as it is found; `progress(phase, bytes done, bytes in all)` follows the pass.
+    Raises ImportFailed when there was any issue: nothing written."""
     issues = 0
 
     def report(issue: Issue) -> None:
@@ -102,48 +106,35 @@ def run_import(
         on_issue(issue)
 
     total = source.seek(0, os.SEEK_END)
-
-    def phase(label: str) -> Callable[[int], None] | None:
-        return None if progress is None else (lambda done: progress(label, done, total))
-
+    label = "checking" if dry_run else "importing"
+    reader = CsvReader(
+        source, importer.layout, report, None if progress is None else lambda done: progress(label, done, total)
+    )
     importer.prepare()
-    checking = CsvReader(source, importer.layout, report, phase("checking"))
-    for record in checking.records():
-        importer.check(record, report)
-    if issues:
-        raise ImportFailed(issues)
-
-    writing = CsvReader(source, importer.layout, report, phase("dry run" if dry_run else "writing"))
-    if dry_run:
-        counts = _apply(importer, writing, write=False)
-    else:
-        with transaction.atomic():
-            counts = _apply(importer, writing, write=True)
-            if issues or writing.sha256 != checking.sha256:
-                report(Issue(1, WHOLE_ROW, "the file changed while it was being imported: run the command again"))
-                raise ImportFailed(issues)  # rolls the transaction back
+    counts = ImportCounts()
+    batch: list[Any] = []
+    with transaction.atomic():
+        for record in reader.records():
+            checked = importer.check(record, report)
+            if issues:  # nothing will be written: go on checking only
+                batch.clear()
+                continue
+            batch.append(checked)
+            if len(batch) >= BATCH_SIZE:
+                counts.add(importer.apply(batch, write=not dry_run))
+                batch = []
+        if issues:
+            raise ImportFailed(issues)  # rolls back what the batches before the first issue wrote
+        if batch:
+            counts.add(importer.apply(batch, write=not dry_run))
+        if not dry_run:
             importer.finish()
             audit_record(
                 actor=importer.actor,
                 action=importer.action,
-                target=("import", checking.sha256, os.path.basename(name)),
-                after=_import_summary(importer, name, checking.sha256, counts),
+                target=("import", reader.sha256, os.path.basename(name)),
+                after=_import_summary(importer, name, reader.sha256, counts),
             )
-    if issues:
-        raise ImportFailed(issues)
-    return counts
-
-
-def _apply(importer: Importer, reader: CsvReader, *, write: bool) -> ImportCounts:
-    counts = ImportCounts()
-    batch: list[Record] = []
-    for record in reader.records():
-        batch.append(record)
-        if len(batch) >= BATCH_SIZE:
-            counts.add(importer.apply(batch, write=write))
-            batch = []
-    if batch:
-        counts.add(importer.apply(batch, write=write))
     return counts
 
 

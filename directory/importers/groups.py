@@ -31,7 +31,7 @@ class GroupImporter(Importer):
         self.db_directory = adapter(DirectoryGroup, "identity_center")(self.identity_center.pk)
         self.db_now = adapter(DirectoryGroup, "created_at")(self.now)
 
-    def check(self, record: Record, report: Report) -> None:
+    def check(self, record: Record, report: Report) -> dict[str, str]:
         line, values = record
         bad = False
         for column, value in values.items():
@@ -41,10 +41,11 @@ class GroupImporter(Importer):
         name = values["display_name"]
         if not bad and (first := self.names_seen.setdefault(name.lower(), line)) != line:
             report(Issue(line, "display_name", f"the group {name!r} is already on line {first} (case ignored)"))
+        return values
 
-    def apply(self, records: list[Record], *, write: bool) -> ImportCounts:
+    def apply(self, checked: list[dict[str, str]], *, write: bool) -> ImportCounts:
         counts = ImportCounts()
-        known = [pk for _, values in records if (pk := self.ids.get(values["display_name"].lower())) is not None]
+        known = [pk for values in checked if (pk := self.ids.get(values["display_name"].lower())) is not None]
         current = {
             row[1].lower(): row
             for row in DirectoryGroup.objects.filter(pk__in=known).values_list("pk", *GROUP_FIELDS).order_by()
@@ -53,7 +54,7 @@ class GroupImporter(Importer):
         updates: list[tuple] = []
         events: list[tuple[str, Any, Any, Any]] = []
         directory = str(self.identity_center.pk)
-        for _, values in records:
+        for values in checked:
             row = current.get(values["display_name"].lower())
             if row is None:
                 data = NEW_GROUP | values

@@ -1,11 +1,15 @@
 """`import_memberships`: `group,user_name` (the group by its display name; both case-insensitive).
 
 The memberships of the file are added; memberships that the file does not list are left alone. Every group and
-user must already exist in the directory. One `memberships_changed` signal announces all the added pairs.
+user must already exist in the directory. One `memberships_changed` signal announces all the added pairs, and one
+audit event per group that gained members names them (`directory_group.members_import`; a page or the API, which
+add a few members at a time, record `directory_group.member_add` per member).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from directory import signals
@@ -14,9 +18,16 @@ from directory.importers.reader import WHOLE_ROW, Issue, Layout, Record, Report
 from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
 from directory.services import group_field_error, user_field_error
 from kiroconsole.audit import audit_record_many
-from kiroconsole.bulk import adapter, insert_rows
+from kiroconsole.bulk import adapter, existing_pairs, insert_rows
 
-Pair = tuple[UUID, UUID]  # (group id, user id)
+
+class Entry(NamedTuple):
+    """A group or user of the directory, as the import needs it."""
+
+    pk: UUID
+    name: str
+    db_pk: Any  # the id in the database's form
+    number: int  # its position among the directory's groups (users): a cheap key for pairs
 
 
 class MembershipImporter(Importer):
@@ -27,66 +38,66 @@ class MembershipImporter(Importer):
         directory = {"identity_center": self.identity_center}
         groups = DirectoryGroup.objects.live().filter(**directory).order_by().values_list("pk", "display_name")
         users = DirectoryUser.objects.live().filter(**directory).order_by().values_list("pk", "user_name")
-        self.groups: dict[str, tuple[UUID, str]] = {name.lower(): (pk, name) for pk, name in groups}
-        self.group_names: dict[UUID, str] = dict(self.groups.values())
-        self.users: dict[str, tuple[UUID, str]] = {name.lower(): (pk, name) for pk, name in users.iterator(10_000)}
-        self.seen: dict[Pair, int] = {}  # pair -> line, in this file
-        self.added: list[Pair] = []
-        self.db_id = adapter(GroupMembership, "group")  # a directory id (UUID) in the database's form
+        db_id = adapter(GroupMembership, "group")
+        self.groups = {name.lower(): Entry(pk, name, db_id(pk), n) for n, (pk, name) in enumerate(groups)}
+        self.users = {
+            name.lower(): Entry(pk, name, db_id(pk), n) for n, (pk, name) in enumerate(users.iterator(10_000))
+        }
+        self.seen: dict[int, int] = {}  # pair key -> line, in this file
+        self.added: list[tuple[Entry, Entry]] = []
         self.db_now = adapter(GroupMembership, "created_at")(self.now)
 
-    def _pair(self, values: dict[str, str]) -> Pair:
-        return self.groups[values["group"].lower()][0], self.users[values["user_name"].lower()][0]
-
-    def check(self, record: Record, report: Report) -> None:
+    def check(self, record: Record, report: Report) -> tuple[Entry, Entry] | None:
         line, values = record
-        group, user_name = values["group"], values["user_name"]
-        found = True
-        if (message := group_field_error("display_name", group)) is None and group.lower() not in self.groups:
-            message = f"no group named {group!r} in this directory"
-        if message is not None:
-            report(Issue(line, "group", message))
-            found = False
-        if (message := user_field_error("user_name", user_name)) is None and user_name.lower() not in self.users:
-            message = f"no user named {user_name!r} in this directory"
-        if message is not None:
-            report(Issue(line, "user_name", message))
-            found = False
-        if found and (first := self.seen.setdefault(self._pair(values), line)) != line:
-            report(Issue(line, WHOLE_ROW, f"the same membership is already on line {first}"))
-
-    def apply(self, records: list[Record], *, write: bool) -> ImportCounts:
-        self.seen.clear()  # the checks are over: free their memory
-        pairs = [self._pair(values) for _, values in records]
-        # By user only: a user is in few groups, and IN lists on both columns make SQLite probe every combination.
-        user_ids = {user_id for _, user_id in pairs}
-        present = set(GroupMembership.objects.filter(user_id__in=user_ids).values_list("group_id", "user_id"))
-        new = [pair for pair in pairs if pair not in present]
-        if write and new:
-            rows = [(self.db_id(group_id), self.db_id(user_id), self.db_now) for group_id, user_id in new]
-            insert_rows(GroupMembership, ["group", "user", "created_at"], rows)
-            user_names = dict(self.users[values["user_name"].lower()] for _, values in records)
-            audit_record_many(
-                actor=self.actor,
-                entries=(
-                    (
-                        "directory_group.member_add",
-                        ("directorygroup", group_id, self.group_names[group_id]),
-                        None,
-                        {"user": user_names[user_id], "user_id": user_id},
-                    )
-                    for group_id, user_id in new
-                ),
+        group_name, user_name = values["group"], values["user_name"]
+        # A name found in the directory is valid: only a name not found is checked, for the clearer message.
+        if (group := self.groups.get(group_name.lower())) is None:
+            message = (
+                group_field_error("display_name", group_name) or f"no group named {group_name!r} in this directory"
             )
+            report(Issue(line, "group", message))
+        if (user := self.users.get(user_name.lower())) is None:
+            message = user_field_error("user_name", user_name) or f"no user named {user_name!r} in this directory"
+            report(Issue(line, "user_name", message))
+        if group is None or user is None:
+            return None
+        key = group.number * len(self.users) + user.number
+        if (first := self.seen.setdefault(key, line)) != line:
+            report(Issue(line, WHOLE_ROW, f"the same membership is already on line {first}"))
+        return group, user
+
+    def apply(self, checked: list[tuple[Entry, Entry]], *, write: bool) -> ImportCounts:
+        present = existing_pairs(GroupMembership, ("group", "user"), [(g.db_pk, u.db_pk) for g, u in checked])
+        new = [(group, user) for group, user in checked if (group.db_pk, user.db_pk) not in present]
+        if write and new:
+            rows = [(group.db_pk, user.db_pk, self.db_now) for group, user in new]
+            insert_rows(GroupMembership, ["group", "user", "created_at"], rows)
             self.added.extend(new)
-        return ImportCounts(created=len(new), unchanged=len(pairs) - len(new))
+        return ImportCounts(created=len(new), unchanged=len(checked) - len(new))
 
     def finish(self) -> None:
-        if self.added:
-            signals.memberships_changed.send(
-                sender=GroupMembership,
-                identity_center=self.identity_center,
-                added=self.added,
-                removed=[],
-                actor=self.actor,
-            )
+        """One audit event per group that gained members, naming them, and one signal with every added pair."""
+        if not self.added:
+            return
+        added: dict[Entry, list[str]] = defaultdict(list)
+        for group, user in self.added:
+            added[group].append(user.name)
+        audit_record_many(
+            actor=self.actor,
+            entries=(
+                (
+                    "directory_group.members_import",
+                    ("directorygroup", group.pk, group.name),
+                    None,
+                    {"added": len(names), "users": sorted(names, key=str.lower)},
+                )
+                for group, names in added.items()
+            ),
+        )
+        signals.memberships_changed.send(
+            sender=GroupMembership,
+            identity_center=self.identity_center,
+            added=[(group.pk, user.pk) for group, user in self.added],
+            removed=[],
+            actor=self.actor,
+        )

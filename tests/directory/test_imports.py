@@ -602,18 +602,19 @@ def test_import_memberships_adds_and_keeps_the_others(people):
         signals.memberships_changed.disconnect(receiver)
 
 
-def test_each_added_membership_is_audited(people):
-    users, groups = people
-    write("members.csv", "group,user_name\nEngineering,alice\nResearch,carol\n")
+def test_each_group_that_gained_members_is_audited_once_naming_them(people):
+    _, groups = people
+    write("members.csv", "group,user_name\nEngineering,Bob\nResearch,carol\nEngineering,alice\n")
     assert run("import_memberships", "members.csv")[0] == 0
-    added = AuditEvent.objects.get(action="directory_group.member_add")
+    added = AuditEvent.objects.get(action="directory_group.members_import")  # Research gained no one
     assert (added.target_type, added.target_id, added.target_label) == (
         "directorygroup",
         str(groups["Engineering"].pk),
         "Engineering",
     )
-    assert added.after == {"user": "alice", "user_id": str(users["alice"].pk)}
-    assert AuditEvent.objects.get(action="directory.import_memberships").after["created"] == 1
+    assert added.after == {"added": 2, "users": ["alice", "bob"]}
+    assert added.source == "command" and added.actor_label == "manage.py import_memberships"
+    assert AuditEvent.objects.get(action="directory.import_memberships").after["created"] == 2
 
 
 def test_unknown_groups_and_users_are_errors(people, second_identity_center):
@@ -671,3 +672,14 @@ def test_a_failure_while_adding_memberships_leaves_everything_as_it_was(people, 
         run("import_memberships", "members.csv")
     assert calls == [2, 2]
     assert state() == before
+
+
+def test_verbosity_2_logs_progress_by_tenths_when_standard_error_is_not_a_terminal(identity_center):
+    rows = "".join(f"user{n},User {n},User,N{n},user{n}@example.com\n" for n in range(3000))
+    write("users.csv", f"{USERS_HEADER}\n{rows}")
+    status, out, err = run("import_users", "users.csv", "-v", "2")
+    assert status == 0 and out.strip() == "created 3000, updated 0, unchanged 0"
+    size = len(f"{USERS_HEADER}\n{rows}".encode())
+    assert err[-1] == f"importing: 100% ({size:,} of {size:,} bytes)"
+    assert all(line.startswith("importing: ") for line in err) and 2 <= len(err) <= 11
+    assert run("import_users", "users.csv")[2] == []  # verbosity 1: quiet

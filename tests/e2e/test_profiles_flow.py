@@ -3,7 +3,6 @@ by card, what a viewer sees, and the organization pages (AWS accounts, Identity 
 
 from __future__ import annotations
 
-import importlib
 import re
 from types import SimpleNamespace
 
@@ -20,16 +19,6 @@ US_EAST_1 = "US East (N. Virginia) (us-east-1)"
 EU_CENTRAL_1 = "Europe (Frankfurt) (eu-central-1)"
 EU_WEST_1 = "Europe (Ireland) (eu-west-1)"
 INSTANCE = "Acme SSO (d-1234567890)"
-
-
-@pytest.fixture
-def catalogues(transactional_db):
-    """The Region and AI model catalogues. Their data migrations seed them, but the live server's transactional
-    tests flush every table afterwards: seed them again with the migrations' own functions."""
-    from django.apps import apps
-
-    importlib.import_module("accounts.migrations.0002_regions").seed_regions(apps, None)
-    importlib.import_module("subscriptions.migrations.0002_model_catalogue").seed(apps, None)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from accounts.models import IdentityCenterInstance
 from directory import selectors
 from directory.importers import ImportCounts, ImportFailed, Issue
 from kiroconsole.audit import Actor
+from kiroconsole.bulk import large_cache
 
 PROGRESS_MIN_BYTES = 1024 * 1024  # smaller files are done before a bar would tell anything
 
@@ -56,9 +57,11 @@ class ImportCommand(BaseCommand):
             raise CommandError(f"Can't read {file}: {exc.strerror or exc}.", returncode=2) from exc
         self.file = file
         self.bar: tqdm | None = None
+        self.verbosity = options.get("verbosity", 1)
+        self.logged: tuple[str, int] = ("", -1)  # the phase and tenth of the file last logged
         name = self.__module__.rsplit(".", 1)[-1]
         try:
-            with source:
+            with source, large_cache():
                 counts = self.service(
                     identity_center=identity_center,
                     source=source,
@@ -82,7 +85,13 @@ class ImportCommand(BaseCommand):
             self.stderr.write(issue.format(self.file))
 
     def show_progress(self, phase: str, done: int, total: int) -> None:
-        if total < PROGRESS_MIN_BYTES or not self.stderr.isatty():
+        if not self.stderr.isatty():  # a log: with -v 2, a line at each tenth of the file
+            tenth = done * 10 // max(total, 1)
+            if self.verbosity >= 2 and (phase, tenth) != self.logged:
+                self.logged = (phase, tenth)
+                self.stderr.write(f"{phase}: {done * 100 // max(total, 1)}% ({done:,} of {total:,} bytes)")
+            return
+        if total < PROGRESS_MIN_BYTES:
             return
         if self.bar is None or self.bar.desc != phase:
             if self.bar is not None:
