@@ -11,12 +11,14 @@ Environment variables:
   SECURE_HSTS_SECONDS   default one year in production
   Email (alerts): EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, DEFAULT_FROM_EMAIL
   LOG_LEVEL             default INFO
+  KIRO_GOVCLOUD_PRICE_MULTIPLIER  prices in the GovCloud Regions relative to the list prices; default 1.2
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +218,14 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 USE_THOUSAND_SEPARATOR = True
+
+# --- Billing (DOMAIN.md §3) ------------------------------------------------------------------------------
+try:
+    KIRO_GOVCLOUD_PRICE_MULTIPLIER = Decimal(os.environ.get("KIRO_GOVCLOUD_PRICE_MULTIPLIER", "1.2"))
+except ArithmeticError:
+    KIRO_GOVCLOUD_PRICE_MULTIPLIER = Decimal(0)
+if not KIRO_GOVCLOUD_PRICE_MULTIPLIER.is_finite() or KIRO_GOVCLOUD_PRICE_MULTIPLIER <= 0:
+    raise ImproperlyConfigured("KIRO_GOVCLOUD_PRICE_MULTIPLIER must be a positive number, like 1.2.")
 
 # --- Tables ---------------------------------------------------------------------------------------------
 DJANGO_TABLES2_TEMPLATE = "components/tables2_htmx.html"

@@ -6,3 +6,23 @@ class SubscriptionsConfig(AppConfig):
 
     name = "subscriptions"
     verbose_name = "Profiles and subscriptions"
+
+    def ready(self) -> None:
+        """Subscriptions follow the directory (STYLE.md: the lower app's signals, connected here): members
+        added to or removed from assigned groups, users deactivated, reactivated or deleted, groups deleted."""
+        from directory import signals
+        from subscriptions.services import subscribing
+
+        def receiver(service):
+            def receive(sender, **kwargs):
+                service(**kwargs)
+
+            return receive
+
+        for signal, service in (
+            (signals.memberships_changed, subscribing.subscriptions_follow_memberships),
+            (signals.users_activation_changed, subscribing.subscriptions_follow_activation),
+            (signals.users_deleted, subscribing.subscriptions_follow_deleted_users),
+            (signals.groups_deleted, subscribing.subscriptions_follow_deleted_groups),
+        ):
+            signal.connect(receiver(service), weak=False, dispatch_uid=f"subscriptions.{service.__name__}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import uuid
 
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
@@ -140,3 +141,145 @@ class ProfileSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Settings of {self.profile}"
+
+
+# --- Tiers and subscriptions (DOMAIN.md §3, §4) ---------------------------------------------------------------
+
+TIER_CODE_VALIDATOR = RegexValidator(
+    r"^[A-Z][A-Z0-9_]*\Z", "Use upper-case letters, digits and underscores, like PRO_PLUS."
+)
+
+
+class Tier(models.Model):
+    """A priced plan with a monthly credit allowance. Seeded by a migration; superusers edit it in the admin."""
+
+    code = models.CharField(max_length=16, primary_key=True, validators=[TIER_CODE_VALIDATOR])
+    name = models.CharField(max_length=50, unique=True)
+    monthly_credits = models.PositiveIntegerField("credits per month")
+    price = models.DecimalField(
+        "price per user per month (USD)", max_digits=8, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    rank = models.PositiveSmallIntegerField(
+        unique=True, help_text="Higher is better: a subscription takes the highest tier among its sources."
+    )
+
+    class Meta:
+        ordering = ["rank"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubscriptionStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    ACTIVE = "ACTIVE", "Active"
+    CANCELED = "CANCELED", "Canceled"
+
+
+class GroupAssignment(models.Model):
+    """A group subscribed in a profile at a tier: each of its active members gets a subscription (there is no
+    group subscription, DOMAIN.md §2). Removed when the group is unassigned; the subscriptions keep the history."""
+
+    profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="group_assignments")
+    group = models.ForeignKey("directory.DirectoryGroup", on_delete=models.PROTECT, related_name="assignments")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    assigned_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["profile", "group__display_name"]
+        constraints = [models.UniqueConstraint(fields=["profile", "group"], name="one_assignment_per_group")]
+
+    def __str__(self) -> str:
+        return f"{self.group} in {self.profile} at {self.tier_id}"
+
+
+class Subscription(models.Model):
+    """One user subscribed in one profile (DOMAIN.md §4).
+
+    Its sources are the direct assignment (`direct_tier`) and the assigned groups the user is a member of; `tier`
+    is the highest among them, except that a downgrade waits for the 1st: until `next_tier_from` the subscription
+    keeps `tier`, from then on it has `next_tier`. `direct_opt_out` records an unsubscribe: the groups' sources
+    do not count until the user is subscribed directly again. A canceled subscription keeps its access until
+    `access_until` (the 1st of the month after the cancellation). Reads derive the current tier from these dates
+    and the time (see `effective_tier`), so no scheduled job is needed; writes settle due downgrades first.
+    `SubscriptionPeriod` keeps the tier and status of every period, to bill any past month exactly.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="subscriptions")
+    user = models.ForeignKey("directory.DirectoryUser", on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=8, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING)
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    next_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    next_tier_from = models.DateTimeField(null=True, blank=True)
+    direct_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    direct_opt_out = models.BooleanField(default=False)
+    subscribed_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    access_until = models.DateTimeField(null=True, blank=True)
+    last_active_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["profile", "user__user_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "user"], name="one_subscription_per_user_and_profile"),
+            models.CheckConstraint(
+                condition=models.Q(next_tier__isnull=True, next_tier_from__isnull=True)
+                | models.Q(next_tier__isnull=False, next_tier_from__isnull=False),
+                name="subscription_next_tier_with_its_date",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="CANCELED", canceled_at__isnull=False, access_until__isnull=False)
+                | (~models.Q(status="CANCELED") & models.Q(canceled_at__isnull=True, access_until__isnull=True)),
+                name="subscription_canceled_with_its_dates",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="ACTIVE") | models.Q(activated_at__isnull=False),
+                name="subscription_active_since",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["profile", "status"], name="subscription_status_idx"),
+            models.Index(fields=["user"], name="subscription_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.profile}"
+
+    def effective_tier_id(self, now=None) -> str:
+        now = now or timezone.now()
+        if self.next_tier_id is not None and self.next_tier_from is not None and self.next_tier_from <= now:
+            return self.next_tier_id
+        return self.tier_id
+
+    def has_access(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.status != SubscriptionStatus.CANCELED or (self.access_until is not None and now < self.access_until)
+
+
+class SubscriptionPeriod(models.Model):
+    """A stretch of time with one tier and status: the history a past month is billed from. The open period
+    (`ends_at` empty) is the current one; a due downgrade of its subscription starts a new one at `next_tier_from`
+    (written when the subscription is next changed; billing reads the pending one from the subscription)."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="periods")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=8, choices=SubscriptionStatus.choices)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["subscription", "starts_at", "id"]
+        indexes = [models.Index(fields=["subscription", "starts_at"], name="period_subscription_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__isnull=True) | models.Q(ends_at__gte=models.F("starts_at")),
+                name="period_ends_after_it_starts",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription}: {self.tier_id} {self.status} from {self.starts_at:%Y-%m-%d}"

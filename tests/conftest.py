@@ -103,10 +103,11 @@ def metering_client(api_client_for, metering_user):
 
 @pytest.fixture
 def catalogues(transactional_db):
-    """The Region and AI model catalogues for transactional tests (the live server's, subprocesses'). Their data
+    """The Region, AI model and tier catalogues for transactional tests (the live server's, subprocesses'). Their data
     migrations seed them, but transactional tests flush every table afterwards: seed them again with the
     migrations' own functions."""
     from django.apps import apps
 
     importlib.import_module("accounts.migrations.0002_regions").seed_regions(apps, None)
     importlib.import_module("subscriptions.migrations.0002_model_catalogue").seed(apps, None)
+    importlib.import_module("subscriptions.migrations.0005_tier_catalogue").seed(apps, None)

@@ -14,6 +14,20 @@ from kiroconsole.errors import ConflictError
 from subscriptions import validators
 from subscriptions.models import AiModel, ModelAvailability, Profile, ProfileSettings
 
+__all__ = [
+    "BOOLEAN_SETTINGS",
+    "PROFILE_FIELDS",
+    "SETTINGS_FIELDS",
+    "TEXT_SETTINGS",
+    "duplicate_profile_error",
+    "profile_check",
+    "profile_create",
+    "profile_delete",
+    "profile_settings_update",
+    "profile_update",
+    "settings_snapshot",
+]
+
 PROFILE_FIELDS = ["profile_id", "name", "description", "account", "region", "identity_center"]
 
 
