@@ -36,6 +36,7 @@ from kiroconsole.bulk import adapter, insert_rows, update_rows
 from subscriptions.calendar import next_month_start
 from subscriptions.models import Profile, Subscription, SubscriptionPeriod, SubscriptionStatus, Tier
 
+NO_ID = uuid.UUID(int=0)  # a new subscription's, until the flush gives it one
 CHUNK = 2000  # users per round: keeps IN lists within every database's limits
 
 PENDING, ACTIVE, CANCELED = SubscriptionStatus.PENDING, SubscriptionStatus.ACTIVE, SubscriptionStatus.CANCELED
@@ -75,7 +76,7 @@ class _Sub:
     """A subscription's columns as read, changed in memory, then written if `changed`."""
 
     id: uuid.UUID
-    user_id: uuid.UUID
+    user_id: Any  # in the database's form (see _recompute_chunk)
     status: str
     tier_id: str
     next_tier_id: str | None
@@ -91,6 +92,11 @@ class _Sub:
 
 SUB_COLUMNS = [f.name for f in fields(_Sub) if f.name not in ("id", "user_id", "changed")]
 WRITTEN = [*SUB_COLUMNS, "updated_at"]
+
+
+def _order(value: Any) -> Any:
+    """The sort key of an id in the database's form (text on SQLite, sorting as the UUID does; UUID elsewhere)."""
+    return value if isinstance(value, str) else value.int
 
 
 def lock_profile(profile: Profile) -> None:
@@ -116,15 +122,21 @@ class _Writer:
         self.now = now
         self.db_uuid = adapter(Subscription, "id")
         self.db_time = adapter(Subscription, "updated_at")
-        self.inserts: list[tuple] = []
+        self.new: list[_Sub] = []  # subscriptions to create (their ids are given at the flush)
+        self._times: dict[datetime, Any] = {}
         self.updates: list[tuple] = []
         self.settle_closes: list[tuple] = []  # (ends_at, subscription id): a due downgrade
         self.settle_opens: list[tuple] = []
         self.closes: list[tuple] = []  # (ends_at, subscription id, at): the period that holds `now`
         self.opens: list[tuple] = []
+        self.new_opens: list[tuple] = []
 
     def time(self, value: datetime | None) -> Any:
-        return None if value is None else self.db_time(value)
+        if value is None:
+            return None
+        if (converted := self._times.get(value)) is None:  # a handful of distinct times: `now`, the next 1st
+            converted = self._times[value] = self.db_time(value)
+        return converted
 
     def period(self, target: list[tuple], sub: _Sub, tier: str, starts: datetime, ends: datetime | None = None) -> None:
         target.append((self.db_uuid(sub.id), tier, sub.status, self.time(starts), self.time(ends)))
@@ -152,11 +164,19 @@ class _Writer:
             f"UPDATE {table} SET ends_at = %s WHERE subscription_id = %s "  # noqa: S608
             f"AND (ends_at IS NULL OR ends_at > %s)"
         )
+        # New subscriptions in the order of their users, with ids sorted the same way: every index then grows
+        # in order (several times faster than random inserts at 20,000 rows).
+        new = sorted(self.new, key=lambda sub: _order(sub.user_id))
+        for sub, pk in zip(new, sorted((uuid.uuid4() for _ in new), key=_order), strict=True):
+            sub.id = pk
+            self.period(self.new_opens, sub, sub.tier_id, sub.subscribed_at)
+        db_profile, db_uuid = self.profile.pk, self.db_uuid
         insert_rows(
             Subscription,
             ["id", "profile", "user", *WRITTEN],
-            self.inserts,
+            [(db_uuid(sub.id), db_profile, sub.user_id, *self.row(sub)) for sub in new],
         )
+        insert_rows(SubscriptionPeriod, ["subscription", "tier", "status", "starts_at", "ends_at"], self.new_opens)
         update_rows(Subscription, WRITTEN, self.updates)
         with connections["default"].cursor() as cursor:
             if self.settle_closes:
@@ -179,7 +199,8 @@ def recompute(
     them, a new direct source first (tier code or None, opted out). Call inside a transaction, holding
     `lock_profile(profile)`. Returns what changed."""
     assert transaction.get_connection().in_atomic_block, "recompute runs inside the caller's transaction"
-    direct = direct or {}
+    db_uuid = adapter(Subscription, "id")
+    direct = {db_uuid(user_id): value for user_id, value in (direct or {}).items()}  # by the database's id form
     ranks = dict(Tier.objects.values_list("code", "rank"))
     by_rank = {rank: code for code, rank in ranks.items()}
     changes = Changes()
@@ -194,30 +215,38 @@ def _recompute_chunk(
     profile: Profile,
     chunk: Any,
     now: datetime,
-    direct: Mapping[uuid.UUID, tuple[str | None, bool]],
+    direct: Mapping[Any, tuple[str | None, bool]],
     ranks: dict[str, int],
     by_rank: dict[int, str],
     changes: Changes,
     w: _Writer,
 ) -> None:
-    subs = {
-        row[1]: _Sub(*row)
-        for row in Subscription.objects.filter(profile=profile, user_id__in=chunk)
+    # User ids stay in the database's form throughout (hex text on SQLite): 20,000 users would otherwise cost
+    # 40,000 UUID objects made and converted back.
+    db_uuid = w.db_uuid
+    subs: dict[Any, _Sub] = {}
+    for row in (
+        Subscription.objects.filter(profile=profile, user_id__in=chunk)
         .select_for_update()
         .order_by("id")
         .values_list("id", "user_id", *SUB_COLUMNS)
-    }
+    ):
+        read = _Sub(*row)
+        read.user_id = db_uuid(read.user_id)
+        subs[read.user_id] = read
     group_ranks = dict(
-        GroupMembership.objects.filter(
-            user_id__in=chunk, group__deleted_at__isnull=True, group__assignments__profile=profile
+        _raw(
+            GroupMembership.objects.filter(
+                user_id__in=chunk, group__deleted_at__isnull=True, group__assignments__profile=profile
+            )
+            .values("user_id")
+            .annotate(rank=Max("group__assignments__tier__rank"))
+            .order_by()
+            .values_list("user_id", "rank")
         )
-        .values("user_id")
-        .annotate(rank=Max("group__assignments__tier__rank"))
-        .order_by()
-        .values_list("user_id", "rank")
     )
     people = DirectoryUser.objects.filter(pk__in=chunk, identity_center_id=profile.identity_center_id).order_by()
-    for user_id, user_name, active, deleted_at in people.values_list("pk", "user_name", "active", "deleted_at"):
+    for user_id, user_name, active, deleted_at in _raw(people.values_list("pk", "user_name", "active", "deleted_at")):
         sub = subs.get(user_id)
         direct_tier, opt_out = (sub.direct_tier_id, sub.direct_opt_out) if sub is not None else (None, False)
         if user_id in direct:
@@ -226,15 +255,12 @@ def _recompute_chunk(
         if deleted_at is None and not opt_out and (group_rank := group_ranks.get(user_id)) is not None:
             sources.append(group_rank)
         target = by_rank[max(sources)] if sources else None
-        eligible = active and deleted_at is None
+        eligible = bool(active) and deleted_at is None
 
         if sub is None:
             if target is not None and eligible:
-                new = _Sub(
-                    uuid.uuid4(), user_id, PENDING, target, None, None, direct_tier, opt_out, now, None, None, None
-                )
-                w.inserts.append((w.db_uuid(new.id), profile.pk, w.db_uuid(user_id), *w.row(new)))
-                w.period(w.opens, new, new.tier_id, now)
+                new = _Sub(NO_ID, user_id, PENDING, target, None, None, direct_tier, opt_out, now, None, None, None)
+                w.new.append(new)
                 changes.subscribed.append(user_name)
             continue
 
@@ -257,6 +283,15 @@ def _recompute_chunk(
         if before != (sub.status, sub.tier_id):
             w.closes.append((w.time(now), w.db_uuid(sub.id), w.time(now)))
             w.period(w.opens, sub, sub.tier_id, now, sub.access_until)
+
+
+def _raw(queryset: QuerySet) -> list[tuple]:
+    """The rows of a values_list queryset as the database driver gives them, without Django's conversions
+    (ids stay in the database's form; booleans may be 0 and 1; only None-ness of dates is used)."""
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _decide(sub: _Sub, target: str | None, eligible: bool, now: datetime, ranks: dict[str, int]) -> str | None:
