@@ -8,6 +8,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import selectors, services
 from accounts.filters import AwsAccountFilter, RegionFilter
 from accounts.forms import AwsAccountEditForm, AwsAccountForm, IdentityCenterEditForm, IdentityCenterForm
+from accounts.models import IdentityCenterInstance
+from accounts.signals import identity_center_panels
 from accounts.tables import AwsAccountTable, IdentityCenterTable, RegionTable
 from kiroconsole.audit import Actor
 from kiroconsole.forms import apply_service_errors
@@ -107,10 +109,19 @@ def identity_center_list(request):
 @require_GET
 def identity_center_detail(request, pk):
     instance = get_object_or_404(selectors.identity_centers(), pk=pk)
+    panels = [
+        html
+        for _, html in identity_center_panels.send(sender=IdentityCenterInstance, request=request, instance=instance)
+        if html
+    ]
     return render(
         request,
         "accounts/identity_center_detail.html",
-        {"instance": instance, "profiles": instance.profiles.filter(deleted_at__isnull=True).select_related("region")},
+        {
+            "instance": instance,
+            "profiles": instance.profiles.filter(deleted_at__isnull=True).select_related("region"),
+            "panels": panels,
+        },
     )
 
 

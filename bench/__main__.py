@@ -1,5 +1,6 @@
-"""`python -m bench NAME [--runs N] [--database-url URL] [--rebuild] [--show-queries] [--memory] [--users N]`, and
-`python -m bench list`. Run from the repository root with the project's Python: `.venv/bin/python -m bench list`.
+"""`python -m bench NAME [--runs N] [--database-url URL] [--rebuild] [--show-queries] [--memory] [--users N]
+[--pages-only]`, and `python -m bench list`. Run from the repository root with the project's Python:
+`.venv/bin/python -m bench list`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ def main(argv: list[str] | None = None) -> int:
         "--users",
         type=int,
         metavar="N",
-        help="directory_import: the number of users (groups and memberships follow); default 100,000",
+        help="directory_import: the number of users (groups and memberships follow), default 100,000; "
+        "scim_provision: the number of users provisioned, default 10,000",
+    )
+    parser.add_argument(
+        "--pages-only",
+        action="store_true",
+        help="directory_import: skip the timed imports; reuse the directory of an earlier run of the same size, "
+        "or load it raw (fast), and time the pages only",
     )
     parser.add_argument(
         "--max-seconds",
@@ -89,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         max_seconds=args.max_seconds,
         database=database,
         users=args.users,
+        pages_only=args.pages_only,
     )
     print(f"bench {args.name}: {benchmarks[args.name].description}")
     print(f"migrate: {harness.migrate():.1f} s", flush=True)

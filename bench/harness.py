@@ -359,6 +359,7 @@ class Context:
     max_seconds: float
     database: str
     users: int | None = None  # --users: the size of benchmarks that scale by users (directory_import)
+    pages_only: bool = False  # --pages-only: directory_import times the pages on data loaded raw, not the imports
     environment: dict[str, str] = field(default_factory=dict)
 
     @contextmanager

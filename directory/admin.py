@@ -6,8 +6,10 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from directory import services
-from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
+from directory.models import DirectoryGroup, DirectoryUser, GroupMembership, ScimToken
 from kiroconsole.admin import ServiceModelAdmin
+from kiroconsole.audit import Actor
+from kiroconsole.models import Source
 
 
 class LiveFilter(admin.SimpleListFilter):
@@ -118,3 +120,29 @@ class GroupMembershipAdmin(ServiceModelAdmin):
 
     def service_delete(self, request, obj):
         services.group_members_remove(group=obj.group, users=[obj.user], actor=self.actor(request))
+
+
+@admin.register(ScimToken)
+class ScimTokenAdmin(admin.ModelAdmin):
+    """SCIM tokens, to look up (support) and revoke (administrators; support has no right on tokens). They are
+    created on the Identity Center page or with create_scim_token, so the value is shown once."""
+
+    list_display = ("prefix", "identity_center", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = ("identity_center", "revoked_at")
+    search_fields = ("prefix", "identity_center__identity_store_id", "identity_center__name")
+    list_select_related = ("identity_center",)
+    readonly_fields = [f.name for f in ScimToken._meta.fields]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the record stays for the audit trail
+
+    @admin.action(description="Revoke the selected SCIM tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        actor = Actor.from_request(request, source=Source.ADMIN)
+        for token in queryset:
+            services.scim_token_revoke(token=token, actor=actor)
+        messages.success(request, f"Revoked {queryset.count()} SCIM token(s).")

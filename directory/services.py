@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,9 +18,10 @@ from django.utils import timezone
 
 from accounts.models import IdentityCenterInstance
 from directory import signals
-from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
+from directory.models import DirectoryGroup, DirectoryUser, GroupMembership, ScimToken, same_lower
 from kiroconsole.audit import Actor, audit_record, audit_record_many, snapshot
 from kiroconsole.errors import ConflictError
+from kiroconsole.services import hash_token, new_secret
 
 USER_FIELDS = ["user_name", "display_name", "given_name", "family_name", "email", "external_id", "active"]
 GROUP_FIELDS = ["display_name", "description", "external_id"]
@@ -101,9 +103,9 @@ def _clean(data: dict[str, Any], fields: list[str], error_fn) -> dict[str, Any]:
 def _user_clashes(identity_center, data: dict[str, Any], exclude_pk=None) -> None:
     live = DirectoryUser.objects.live().filter(identity_center=identity_center).exclude(pk=exclude_pk)
     errors = {}
-    if "user_name" in data and live.filter(user_name__iexact=data["user_name"]).exists():
+    if "user_name" in data and live.filter(same_lower("user_name", data["user_name"])).exists():
         errors["user_name"] = f"The user name {data['user_name']!r} is already taken in this directory."
-    if "email" in data and live.filter(email__iexact=data["email"]).exists():
+    if "email" in data and live.filter(same_lower("email", data["email"])).exists():
         errors["email"] = f"The email {data['email']!r} is already used by another user in this directory."
     if errors:
         raise ConflictError(errors)
@@ -183,7 +185,7 @@ def directory_user_delete(*, user: DirectoryUser, actor: Actor) -> None:
 
 def _group_clash(identity_center, display_name: str, exclude_pk=None) -> None:
     live = DirectoryGroup.objects.live().filter(identity_center=identity_center).exclude(pk=exclude_pk)
-    if live.filter(display_name__iexact=display_name).exists():
+    if live.filter(same_lower("display_name", display_name)).exists():
         raise ConflictError({"display_name": f"A group named {display_name!r} already exists in this directory."})
 
 
@@ -309,3 +311,100 @@ def group_members_remove(*, group: DirectoryGroup, users: Iterable[DirectoryUser
             actor=actor,
         )
     return len(gone)
+
+
+# --- SCIM tokens ----------------------------------------------------------------------------------------------
+
+SCIM_TOKEN_PREFIX = "scim_"  # noqa: S105 (a public prefix, not a secret)
+SCIM_TOKEN_VALIDITY = timedelta(days=365)
+SCIM_TOKEN_LAST_USED_GRANULARITY = timedelta(minutes=1)
+MAX_VALID_SCIM_TOKENS = len(ScimToken.SLOTS)
+
+
+def scim_token_create(*, identity_center: IdentityCenterInstance, actor: Actor) -> tuple[ScimToken, str]:
+    """A new SCIM token for the directory, valid for a year. Returns the token and its raw value, never stored.
+
+    At most two valid tokens per directory, even when two requests race: each valid token holds one of the
+    directory's two slots (a unique constraint), so a third creation finds no free slot, or loses the insert."""
+    raw, prefix, digest = new_secret(SCIM_TOKEN_PREFIX)
+    now = timezone.now()
+    with transaction.atomic():
+        # Expired tokens give their slots back (they can never be valid again).
+        ScimToken.objects.filter(identity_center=identity_center, slot__isnull=False, expires_at__lte=now).update(
+            slot=None
+        )
+        token = None
+        for _attempt in range(len(ScimToken.SLOTS)):
+            taken = set(
+                ScimToken.objects.filter(identity_center=identity_center, slot__isnull=False).values_list(
+                    "slot", flat=True
+                )
+            )
+            free = [slot for slot in ScimToken.SLOTS if slot not in taken]
+            if not free:
+                break
+            try:
+                with transaction.atomic():
+                    token = ScimToken.objects.create(
+                        identity_center=identity_center,
+                        prefix=prefix,
+                        token_hash=digest,
+                        slot=free[0],
+                        created_at=now,
+                        expires_at=now + SCIM_TOKEN_VALIDITY,
+                        created_by=actor.user if getattr(actor.user, "pk", None) else None,
+                    )
+                break
+            except IntegrityError:  # a concurrent creation took that slot first: look again
+                continue
+        if token is None:
+            raise ConflictError(
+                {
+                    "token": f"{identity_center.name} already has {MAX_VALID_SCIM_TOKENS} valid SCIM tokens, the "
+                    "most it may have. Revoke one first (rotate: create the new one after revoking the oldest)."
+                }
+            )
+        audit_record(
+            actor=actor,
+            action="scim_token.create",
+            target=token,
+            after={
+                "identity_center": identity_center.identity_store_id,
+                "prefix": prefix,
+                "expires_at": token.expires_at,
+            },
+        )
+    return token, raw
+
+
+def scim_token_revoke(*, token: ScimToken, actor: Actor) -> ScimToken:
+    with transaction.atomic():
+        # Conditional update: two revocations racing record one change.
+        changed = ScimToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), slot=None
+        )
+        token.refresh_from_db()
+        if changed:
+            audit_record(
+                actor=actor,
+                action="scim_token.revoke",
+                target=token,
+                before={"revoked_at": None},
+                after={"revoked_at": token.revoked_at},
+            )
+    return token
+
+
+def scim_token_authenticate(raw: str) -> ScimToken | None:
+    """The valid SCIM token for a raw bearer value (with its directory), or None. Marks it used, at most one write
+    a minute."""
+    if not raw or not raw.startswith(SCIM_TOKEN_PREFIX) or len(raw) > 200:
+        return None
+    now = timezone.now()
+    token = ScimToken.objects.valid(now).select_related("identity_center").filter(token_hash=hash_token(raw)).first()
+    if token is None:
+        return None
+    if token.last_used_at is None or token.last_used_at < now - SCIM_TOKEN_LAST_USED_GRANULARITY:
+        ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

@@ -11,6 +11,9 @@ users_activation_changed(sender, identity_center, user_ids, active, actor)
     Users (de)activated.
 groups_deleted(sender, identity_center, group_ids, actor)
     Groups marked deleted (memberships reported removed first).
+user_panels(sender, request, user)
+    Sent while a user's page (directory.views.user_detail) is built. A receiver returns a panel of HTML for the page
+    (safe, rendered with the request), or None. The subscriptions app adds the user's subscription in every profile.
 """
 
 from django.dispatch import Signal
@@ -19,3 +22,4 @@ memberships_changed = Signal()
 users_deleted = Signal()
 users_activation_changed = Signal()
 groups_deleted = Signal()
+user_panels = Signal()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import django_tables2 as tables
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from directory.models import DirectoryGroup, DirectoryUser
@@ -12,7 +13,8 @@ class DirectoryUserTable(tables.Table):
     display_name = tables.Column()
     email = tables.Column()
     active = tables.Column(verbose_name="Status")
-    created_at = tables.DateTimeColumn(verbose_name="Created (UTC)", format="Y-m-d", attrs={"td": {"class": "nowrap"}})
+    # Not a DateTimeColumn: it compiles a template for every cell (half the table's time at 50 rows, issue 4).
+    created_at = tables.Column(verbose_name="Created (UTC)", attrs={"td": {"class": "nowrap"}})
 
     class Meta:
         model = DirectoryUser
@@ -25,6 +27,9 @@ class DirectoryUserTable(tables.Table):
     def render_active(self, value):
         css, label = ("active", "Active") if value else ("expired", "Deactivated")
         return format_html('<span class="badge badge-{}">{}</span>', css, label)
+
+    def render_created_at(self, value):
+        return timezone.localtime(value).strftime("%Y-%m-%d")
 
 
 class DirectoryGroupTable(tables.Table):

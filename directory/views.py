@@ -8,9 +8,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from directory import selectors, services
+from directory import selectors, services, signals
 from directory.filters import DirectoryGroupFilter, DirectoryUserFilter
 from directory.forms import DirectoryGroupEditForm, DirectoryGroupForm, DirectoryUserEditForm, DirectoryUserForm
+from directory.models import DirectoryUser
 from directory.tables import DirectoryGroupTable, DirectoryUserTable, MemberTable
 from kiroconsole.audit import Actor
 from kiroconsole.forms import apply_service_errors
@@ -19,6 +20,7 @@ from kiroconsole.roles import Cap, has_cap, requires
 from kiroconsole.selectors import audit_events_for
 
 MEMBER_SEARCH_LIMIT = 10
+GROUP_SUGGESTION_LIMIT = 20
 
 
 @requires(Cap.VIEW)
@@ -26,7 +28,14 @@ MEMBER_SEARCH_LIMIT = 10
 def user_list(request):
     filterset = DirectoryUserFilter(request.GET, queryset=selectors.users())
     table = DirectoryUserTable(filterset.qs)
-    return table_page(request, "directory/user_list.html", table=table, filterset=filterset, context={"tab": "users"})
+    return table_page(
+        request,
+        "directory/user_list.html",
+        table=table,
+        filterset=filterset,
+        context={"tab": "users"},
+        count=filterset.known_count(),
+    )
 
 
 @requires(Cap.VIEW)
@@ -39,8 +48,20 @@ def group_list(request):
 
 @requires(Cap.VIEW)
 @require_GET
+def group_suggest(request):
+    """Type-ahead of the Users tab's group filter: the <option>s of its <datalist>, groups whose name contains
+    what was typed."""
+    typed = request.GET.get("group", "").strip()
+    groups = selectors.groups_named_like(typed)[:GROUP_SUGGESTION_LIMIT] if typed else []
+    return render(request, "directory/group_suggestions.html", {"groups": groups})
+
+
+@requires(Cap.VIEW)
+@require_GET
 def user_detail(request, pk):
     user = selectors.user_by_id(pk)
+    # Panels the apps above add (directory.signals.user_panels): the user's subscriptions in every profile.
+    panels = [html for _, html in signals.user_panels.send(sender=DirectoryUser, request=request, user=user) if html]
     return render(
         request,
         "directory/user_detail.html",
@@ -48,6 +69,7 @@ def user_detail(request, pk):
             "person": user,
             "groups": selectors.user_groups(user),
             "history": audit_events_for("directoryuser", str(user.pk))[:20],
+            "panels": panels,
         },
     )
 
@@ -128,6 +150,7 @@ def group_detail(request, pk):
         "directory/group_detail.html",
         table=table,
         context={"group": group, "can_change_members": can_change},
+        count=getattr(group, "member_count", None),  # counted with the group (selectors.groups)
     )
 
 

@@ -92,7 +92,7 @@ def existing_pairs(
 
 
 @contextmanager
-def large_cache(megabytes: int = 64) -> Iterator[None]:
+def large_cache(megabytes: int = 32) -> Iterator[None]:
     """On SQLite, a page cache of `megabytes` for this connection while a bulk write runs (the default 2 MB makes
     an import of 500,000 indexed rows re-read index pages from the file), then the previous size again. Other
     databases size their caches themselves."""

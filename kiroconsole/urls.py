@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("subscriptions.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("scim/", include("directory.scim.urls")),
     re_path(r"^api/", views.api_not_found, name="api-not-found"),
 ]
 

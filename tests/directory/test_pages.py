@@ -7,12 +7,15 @@ from __future__ import annotations
 import html
 import re
 import uuid
+from urllib.parse import urlencode
 
+import factory
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
-from directory import services
+from directory import selectors, services
 from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
 from kiroconsole.audit import Actor
 from kiroconsole.models import AuditEvent
@@ -22,8 +25,9 @@ ACTOR = Actor.for_command("test")
 HTMX = {"HX-Request": "true"}
 USERS = "/directory/users/"
 GROUPS = "/directory/groups/"
-# session, console user, its roles, the group and directory filter choices, count, one page of rows
-USERS_TAB_QUERIES = 7
+# session, console user, its roles, the directory filter choices, count, one page of rows (no group choices: the
+# group filter is a type-ahead, issue 4)
+USERS_TAB_QUERIES = 6
 # session, console user, its roles, the directory filter choices, count, one page of rows with their member counts
 GROUPS_TAB_QUERIES = 6
 # session, console user, its roles, the group with its member count, count, one page of members
@@ -58,6 +62,18 @@ def queries(client, url, **kwargs) -> int:
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(url, **kwargs).status_code == 200
     return len(ctx.captured_queries)
+
+
+def sql_of(client, url) -> str:
+    """Every query of one request, as one text."""
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return "\n".join(query["sql"] for query in ctx.captured_queries)
+
+
+def group_input(response) -> str:
+    """The group filter's <input> tag."""
+    return re.search(r'<input type="text" name="group"[^>]*>', text(response)).group(0)
 
 
 @pytest.fixture
@@ -144,11 +160,283 @@ def test_users_tab_has_a_query_budget_that_does_not_grow_with_rows(
         response = viewer_client.get(USERS)
     assert len(user_rows(response)) == 50
     assert queries(viewer_client, USERS) == few
-    with django_assert_max_num_queries(USERS_TAB_QUERIES + 1):  # + the chosen group, looked up by the filter
+    # + the chosen group with its member count, + on SQLite the search's question to its trigram index
+    with django_assert_max_num_queries(USERS_TAB_QUERIES + 2):
         response = viewer_client.get(f"{USERS}?q=user&active=true&group={groups[1].pk}")
     assert len(user_rows(response)) == 50
     assert queries(viewer_client, USERS + "?q=user&active=true") == few_search
-    assert queries(viewer_client, USERS + "?q=user&page=2") == few
+    assert queries(viewer_client, USERS + "?q=user&page=2") == few_search
+
+
+# --- The Users tab's group filter: a type-ahead, not a <select> of every group (issue 4) ----------------------------
+
+
+def test_the_group_filter_is_a_labelled_type_ahead_rather_than_a_list_of_every_group(
+    viewer_client, identity_center, people
+):
+    names = [g.display_name for g in DirectoryGroupFactory.create_batch(30, identity_center=identity_center)]
+    response = viewer_client.get(USERS)
+    page = text(response)
+    assert '<label for="id_group">Group</label>' in page
+    field = group_input(response)
+    assert 'id="id_group"' in field and 'list="id_group_suggestions"' in field
+    assert 'hx-get="/directory/groups/suggest/"' in field and 'hx-target="#id_group_suggestions"' in field
+    assert '<datalist id="id_group_suggestions"></datalist>' in page
+    assert '<select name="group"' not in page
+    assert not [name for name in names if name in page]
+
+
+def test_users_tab_filters_by_a_group_given_by_its_id_or_its_name(viewer_client, people, group):
+    member_of(group, *people[:2])
+    for value in (str(group.pk), "Engineers", "engineers", "  ENGINEERS "):
+        response = viewer_client.get(USERS, {"group": value})
+        assert user_rows(response) == ["ann", "bob"], value
+        assert "2 results" in text(response)
+        assert 'value="Engineers"' in group_input(response), value  # shown by its name, however it was named
+    assert user_rows(viewer_client.get(USERS, {"group": "Engineers", "active": "true"})) == ["ann"]
+    assert user_rows(viewer_client.get(USERS, {"group": "Engineers", "q": "bo"})) == ["bob"]
+
+
+def test_an_unknown_or_deleted_group_matches_nobody(viewer_client, people, group):
+    member_of(group, people[0])
+    response = viewer_client.get(USERS, {"group": "Engineer"})  # not a group's whole name
+    assert user_rows(response) == []
+    assert "0 results" in text(response) and "No users match." in text(response)
+    assert 'value="Engineer"' in group_input(response)
+    services.directory_group_delete(group=group, actor=ACTOR)
+    assert user_rows(viewer_client.get(USERS, {"group": str(group.pk)})) == []
+    assert user_rows(viewer_client.get(USERS, {"group": "Engineers"})) == []
+
+
+def test_a_group_name_of_two_directories_filters_by_both_groups(
+    viewer_client, identity_center, second_identity_center, people
+):
+    here = DirectoryGroupFactory(identity_center=identity_center, display_name="Admins")
+    there = DirectoryGroupFactory(identity_center=second_identity_center, display_name="Admins")
+    member_of(here, people[2])
+    member_of(there, DirectoryUserFactory(identity_center=second_identity_center, user_name="zed"))
+    response = viewer_client.get(USERS, {"group": "admins"})
+    assert user_rows(response) == ["cem", "zed"]
+    assert "2 results" in text(response)
+    assert user_rows(viewer_client.get(USERS, {"group": "Admins", "directory": str(second_identity_center.pk)})) == [
+        "zed"
+    ]
+
+
+@pytest.mark.parametrize("big_group", [1_000, 2], ids=["reads-the-members", "walks-the-users"])
+def test_users_of_a_group_are_the_same_however_they_are_found(
+    viewer_client, identity_center, group, monkeypatch, big_group
+):
+    monkeypatch.setattr(selectors, "BIG_GROUP", big_group)
+    members = DirectoryUserFactory.create_batch(60, identity_center=identity_center)
+    DirectoryUserFactory.create_batch(5, identity_center=identity_center)  # not members
+    member_of(group, *members)
+    member_of(DirectoryGroupFactory(identity_center=identity_center), *members[:3])  # another group of theirs
+    services.directory_user_update(user=members[7], active=False, actor=ACTOR)
+    services.directory_user_delete(user=members[8], actor=ACTOR)
+    names = sorted(m.user_name for i, m in enumerate(members) if i != 8)
+    walks = "EXISTS" in sql_of(viewer_client, f"{USERS}?group={group.pk}")
+    assert walks == (big_group == 2)
+    first = viewer_client.get(f"{USERS}?group={group.pk}")
+    assert user_rows(first) == names[:50]
+    assert "59 results · page 1 of 2" in text(first)  # the group's own count of members
+    assert user_rows(viewer_client.get(f"{USERS}?group={group.pk}&page=2")) == names[50:]
+    active = viewer_client.get(f"{USERS}?group={group.pk}&active=true")
+    assert "58 results" in text(active)  # counted with the other filters
+    assert members[7].user_name not in user_rows(viewer_client.get(f"{USERS}?group={group.pk}&active=true&page=2"))
+
+
+def test_group_suggestions_are_live_groups_whose_name_contains_what_was_typed(
+    viewer_client, anonymous, identity_center, second_identity_center
+):
+    for name in ["Platform", "Data platform", "Research"]:
+        DirectoryGroupFactory(identity_center=identity_center, display_name=name)
+    DirectoryGroupFactory(identity_center=second_identity_center, display_name="Platform")
+    gone = DirectoryGroupFactory(identity_center=identity_center, display_name="Platform (old)")
+    services.directory_group_delete(group=gone, actor=ACTOR)
+    response = viewer_client.get(f"{GROUPS}suggest/?group=PLAT", headers=HTMX)
+    assert response.status_code == 200
+    assert re.findall(r'<option value="([^"]+)">([^<]+)</option>', text(response)) == [
+        ("Data platform", "Acme"),
+        ("Platform", "Acme"),
+        ("Platform", "Research"),
+    ]
+    assert "<option" not in text(viewer_client.get(f"{GROUPS}suggest/?group=+", headers=HTMX))
+    DirectoryGroupFactory.create_batch(25, identity_center=identity_center)  # "Group N"
+    assert text(viewer_client.get(f"{GROUPS}suggest/?group=group", headers=HTMX)).count("<option") == 20
+    assert anonymous.get(f"{GROUPS}suggest/?group=plat").status_code == 302
+
+
+def test_group_page_links_to_its_members_in_the_users_tab(viewer_client, group):
+    page = text(viewer_client.get(f"{GROUPS}{group.pk}/"))
+    assert f'<a href="/directory/users/?group={group.pk}">View members in the Users tab' in page
+
+
+# --- Searching users: icontains, narrowed by a trigram index (issue 4) -------------------------------------------
+
+SEARCH_TERMS = [
+    "a", "J", "ü", "jo", "Jo", "é", "ía", "%", "_", "'", '"',  # shorter than a trigram: LIKE alone on SQLite
+    "jos", "JOS", "josé", "JOSÉ", "müll", "MÜLL", "Müller", "garc", "maría", "MARIA.G", "o'b", "O'BRIEN", "o_b",
+    "100%", '"the', "The Rock", "example", "corp.example", "eu.example.org", "zzz", "  liam  ", "k.ma", "a a",
+]  # fmt: skip
+
+
+@pytest.fixture
+def searchable(identity_center):
+    """People whose names have accents, mixed case, quotes and LIKE's wildcards, and 30 others."""
+    rows = [
+        ("jose.muller", "José Müller", "José", "Müller", "jose.muller@example.com"),
+        ("MARIA.Garcia", "García, María", "María", "García", "maria@corp.example.com"),
+        ("o_brien", "Liam O'Brien", "Liam", "O'Brien", "liam.obrien@eu.example.org"),
+        ("percy", "100% Percy", "Percy", "Hundred", "percy@example.com"),
+        ("dwayne", 'Dwayne "The Rock" Johnson', "Dwayne", "Johnson", "rock@example.com"),
+        ("erik.ma", "Erik Ma", "Erik", "Ma", "erik@example.com"),
+        ("ana.a", "Ana A", "Ana", "A", "ana@example.com"),
+    ]
+    rows += [(f"x{n}", f"X {n}", "X", "Filler", f"x{n}@filler.test") for n in range(30)]  # so few have each term
+    for user_name, display_name, given, family, email in rows:
+        DirectoryUserFactory(
+            identity_center=identity_center,
+            user_name=user_name,
+            display_name=display_name,
+            given_name=given,
+            family_name=family,
+            email=email,
+        )
+
+
+def factory_email(domain: str):
+    return factory.LazyAttribute(lambda o: f"{o.user_name}@{domain}")
+
+
+def icontains(term: str) -> list[str]:
+    """What the search has always meant: icontains on user name, display name, email, given and family name."""
+    term = term.strip()
+    match = (
+        Q(user_name__icontains=term)
+        | Q(display_name__icontains=term)
+        | Q(email__icontains=term)
+        | Q(given_name__icontains=term)
+        | Q(family_name__icontains=term)
+    )
+    return list(
+        DirectoryUser.objects.live().filter(match).order_by("user_name", "pk").values_list("user_name", flat=True)
+    )
+
+
+def test_search_finds_exactly_what_icontains_finds(viewer_client, searchable):
+    found_any = 0
+    for term in SEARCH_TERMS:
+        expected = icontains(term)
+        assert user_rows(viewer_client.get(USERS, {"q": term})) == expected, term
+        assert list(selectors.search_users(selectors.users(), term).values_list("user_name", flat=True)) == expected
+        found_any += bool(expected)
+        if connection.vendor == "sqlite":  # both ways of searching are checked: trigram index, then LIKE alone
+            narrowed = "SELECT k.user_id FROM directory_user_fts" in sql_of(
+                viewer_client, f"{USERS}?{urlencode({'q': term})}"
+            )
+            assert narrowed == (len(term.strip()) >= selectors.FTS_MIN_LENGTH), term
+    assert found_any >= len(SEARCH_TERMS) - 3  # the terms do find people (not all of them nothing)
+    assert user_rows(viewer_client.get(USERS, {"q": "müll"})) == ["jose.muller"]
+    assert user_rows(viewer_client.get(USERS, {"q": "100%"})) == ["percy"]  # % is a character, not a wildcard
+    assert user_rows(viewer_client.get(USERS, {"q": "o_b"})) == ["o_brien"]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 trigram index")
+def test_on_sqlite_terms_of_three_characters_or_more_few_users_have_are_looked_up_in_the_trigram_index(
+    viewer_client, identity_center, searchable
+):
+    DirectoryUserFactory.create_batch(20, identity_center=identity_center, email=factory_email("staff.example.net"))
+    narrowed = "SELECT k.user_id FROM directory_user_fts"  # the candidates of the index, in the page's queries
+    for term in ["jos", "Müller", '"the', "100%", "@example.com"]:  # at most a fifth of the 27 users
+        assert narrowed in sql_of(viewer_client, f"{USERS}?q={term}"), term
+    for term in ["jo", "é", "  a  "]:  # too short for a trigram
+        assert "directory_user_fts" not in sql_of(viewer_client, f"{USERS}?q={term}"), term
+    # Most users have it: reading the table is cheaper than looking up each candidate (the result is the same).
+    sql = sql_of(viewer_client, f"{USERS}?q=staff.example")
+    assert "directory_user_fts MATCH" in sql and narrowed not in sql
+    assert len(user_rows(viewer_client.get(USERS, {"q": "staff.example"}))) == 20
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 trigram index")
+def test_on_sqlite_the_trigram_index_follows_every_write(identity_center):
+    def indexed(term: str) -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(selectors.FTS_CANDIDATES, [f'"{term}"'])
+            ids = [row[0] for row in cursor.fetchall()]
+        return sorted(DirectoryUser.objects.filter(pk__in=ids).values_list("user_name", flat=True))
+
+    ada = services.directory_user_create(
+        identity_center=identity_center,
+        user_name="ada",
+        display_name="Ada Lovelace",
+        given_name="Ada",
+        family_name="Lovelace",
+        email="ada@example.com",
+        actor=ACTOR,
+    )
+    DirectoryUserFactory(identity_center=identity_center, user_name="bob", display_name="Bob Lovelace")
+    assert indexed("lovelace") == ["ada", "bob"]
+    services.directory_user_update(user=ada, display_name="Countess Byron", family_name="Byron", actor=ACTOR)
+    assert indexed("lovelace") == ["bob"]
+    assert indexed("byron") == ["ada"]
+    services.directory_user_update(user=ada, active=False, actor=ACTOR)  # no searched column changes
+    assert indexed("byron") == ["ada"]
+    DirectoryUser.objects.filter(user_name="bob").delete()  # rows removed for good go too
+    assert indexed("lovelace") == []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM directory_user_fts_key")
+        assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's trigram indexes")
+def test_on_postgresql_trigram_indexes_serve_the_search_condition(searchable):
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # seven rows: the planner would rather read the table
+    plan = selectors.search_users(DirectoryUser.objects.order_by(), "muller").explain()
+    for column in ["user_name", "display_name", "email", "given_name", "family_name"]:
+        assert f"directory_user_{column}_trgm" in plan, plan
+
+
+# --- Query budgets: as many queries for 20 users as for 2 -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        USERS,
+        USERS + "?q=user",  # the trigram index on SQLite
+        USERS + "?q=us",  # too short for it
+        USERS + "?q=example.com&active=true",
+        USERS + "?group=Engineers",  # by name; 2 members: read, 20: walked (BIG_GROUP is 10 here)
+        USERS + "?group={group}",
+        USERS + "?group={group}&q=user&active=true&directory={directory}",
+        GROUPS,
+        GROUPS + "{group}/",
+    ],
+)
+def test_directory_pages_make_as_many_queries_for_20_users_as_for_2(
+    viewer_client, identity_center, group, monkeypatch, django_assert_num_queries, url
+):
+    monkeypatch.setattr(selectors, "BIG_GROUP", 10)
+    url = url.format(group=group.pk, directory=identity_center.pk)
+
+    def add(count: int) -> None:
+        """`count` users in the group, each also in a group of their own."""
+        users = DirectoryUserFactory.create_batch(count, identity_center=identity_center)
+        member_of(group, *users)
+        for user in users:
+            member_of(DirectoryGroupFactory(identity_center=identity_center), user)
+
+    add(2)
+    few = queries(viewer_client, url)
+    add(18)
+    with django_assert_num_queries(few):
+        response = viewer_client.get(url)
+    if url == GROUPS:
+        assert len(group_rows(response)) == 21
+    else:
+        assert len(user_rows(response)) == 20, url
 
 
 # --- Groups tab ----------------------------------------------------------------------------------------------------
@@ -163,6 +451,18 @@ def test_groups_tab_lists_live_groups_with_member_counts(viewer_client, identity
     assert group_rows(response) == [("Designers", "0"), ("Engineers", "3")]
     assert "Old team" not in text(response)
     assert group_rows(viewer_client.get(GROUPS + "?q=ENG")) == [("Engineers", "3")]
+
+
+def test_member_counts_follow_removed_members_and_deleted_users(viewer_client, identity_center, people, group):
+    member_of(group, *people)
+    member_of(DirectoryGroupFactory(identity_center=identity_center, display_name="Designers"), people[0])
+    services.group_members_remove(group=group, users=[people[1]], actor=ACTOR)
+    services.directory_user_delete(user=people[2], actor=ACTOR)
+    assert group_rows(viewer_client.get(GROUPS)) == [("Designers", "1"), ("Engineers", "2")]
+    page = viewer_client.get(f"{GROUPS}{group.pk}/")
+    assert "2 members" in text(page) and "2 results" in text(page)
+    assert user_rows(page) == ["ann", "dia"]
+    assert "2 results" in text(viewer_client.get(f"{USERS}?group={group.pk}"))
 
 
 def test_groups_tab_has_a_query_budget_that_does_not_grow_with_rows(
@@ -231,6 +531,8 @@ def test_group_page_has_a_query_budget_that_does_not_grow_with_members(
         response = support_client.get(f"{GROUPS}{group.pk}/")
     assert len(user_rows(response)) == 50
     assert "60 members" in text(response)
+    assert "60 results · page 1 of 2" in text(response)
+    assert len(user_rows(support_client.get(f"{GROUPS}{group.pk}/?members-page=2"))) == 10
     assert queries(support_client, f"{GROUPS}{group.pk}/") == few
 
 
@@ -246,7 +548,8 @@ def test_deleted_users_and_groups_are_gone_from_the_pages(admin_client, identity
     assert admin_client.get(f"{GROUPS}{group.pk}/").status_code == 404
     assert admin_client.get(f"{GROUPS}{group.pk}/members/search/?q=b").status_code == 404
     assert "Engineers" not in text(admin_client.get(GROUPS))
-    assert "Engineers" not in text(admin_client.get(USERS))  # nor among the group filter's choices
+    assert "Engineers" not in text(admin_client.get(f"{GROUPS}suggest/?group=eng"))  # nor among the suggestions
+    assert user_rows(admin_client.get(f"{USERS}?group={group.pk}")) == []
 
 
 # --- Member type-ahead, add and remove -------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Users & Groups in the browser: an administrator searches the Users tab as they type, opens a group, finds a user
-of the directory with the type-ahead, adds them, and removes a member through the confirmation page."""
+of the directory with the type-ahead, adds them, removes a member through the confirmation page, then filters the
+Users tab by a group, from the group page and with the group type-ahead."""
 
 from __future__ import annotations
 
@@ -155,10 +156,32 @@ def test_administrator_searches_users_and_changes_a_groups_members(page: Page, l
     check_a11y(page)
     screenshot(page, "directory-06-group-member-removed")
 
-    # The Users tab, filtered by the group: the change is there too.
-    page.goto(url_of(live_server, f"/directory/users/?group={platform.pk}"))
+    # "View members in the Users tab": the Users tab filtered by the group (by its id, the box shows its name).
+    page.get_by_role("link", name=re.compile(r"^View members in the Users tab")).click()
+    expect(page).to_have_url(url_of(live_server, f"/directory/users/?group={platform.pk}"))
     expect(page.locator(USER_ROWS)).to_have_count(10)
     expect(page.locator(USER_ROWS, has_text="grace.moreau")).to_have_count(1)
-    expect(page.get_by_label("Group", exact=True)).to_have_value(str(platform.pk))
+    group_box = page.get_by_label("Group", exact=True)
+    expect(group_box).to_have_value("Platform")
     check_a11y(page)
     screenshot(page, "directory-07-users-of-a-group")
+
+    # The group filter is a type-ahead (a directory may have thousands of groups): part of a name brings the
+    # groups that have it into the box's suggestions; Enter applies the name typed.
+    page.get_by_role("link", name="Clear").click()
+    expect(page.locator(".table-summary")).to_have_text("30 results")
+    mark_document(page)
+    group_box.press_sequentially("sea", delay=30)
+    suggestions = page.locator("#id_group_suggestions option")
+    expect(suggestions).to_have_count(1)
+    expect(suggestions).to_have_attribute("value", "Research")
+    expect(page.locator(".table-summary")).to_have_text("30 results")  # typing alone does not filter
+    group_box.fill("research")
+    group_box.press("Enter")
+    expect(page).to_have_url(re.compile(r"[?&]group=research(&|$)"))
+    expect(page.locator(".table-summary")).to_have_text("10 results")
+    names = [t.strip() for t in page.locator(f"{USER_ROWS} td:nth-child(1)").all_inner_texts()]
+    assert names == sorted(f"{g}.moreau".lower() for g in GIVEN)
+    assert_same_document(page)
+    check_a11y(page)
+    screenshot(page, "directory-08-users-group-type-ahead")

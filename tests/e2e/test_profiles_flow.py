@@ -356,7 +356,7 @@ def test_organization_pages(page: Page, live_server, admin_user, organization):
     page.get_by_role("link", name="Acme SSO").click()
     expect(page).to_have_url(url_of(live_server, f"/organization/identity-centers/{organization.instance.pk}/"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Acme SSO")
-    expect(page.locator("dl.facts")).to_contain_text("US East (N. Virginia) (us-east-1)")
+    expect(page.locator("dl.facts").first).to_contain_text("US East (N. Virginia) (us-east-1)")
     expect(page.get_by_role("link", name="Engineering (US)")).to_be_visible()
     check_a11y(page)
     screenshot(page, "profiles-16-identity-center-detail")

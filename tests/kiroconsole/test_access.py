@@ -23,7 +23,8 @@ PUBLIC_VIEWS = {
     "logout": "any logged-in user may log out (POST only)",
     "api-not-found": "a JSON 404 for unknown API paths; reveals nothing",
 }
-SKIP_PREFIXES = ("admin/", "api/v1/")  # the admin and the API are walked by their own tests below
+# The admin, the API and SCIM (which authenticates with SCIM tokens of its own) are walked by their own tests below.
+SKIP_PREFIXES = ("admin/", "api/v1/", "scim/")
 
 CONVERTER_SAMPLES = {
     "int": "999999",
@@ -167,6 +168,58 @@ def test_api_roles_get_what_their_capabilities_allow(api_client_for, personas, r
     else:
         assert response.status_code == 403, (role, response.status_code)
         assert "detail" in response.json()
+
+
+# --- SCIM -------------------------------------------------------------------------------------------------
+
+
+def scim_patterns():
+    for entry in get_resolver().url_patterns:
+        if isinstance(entry, URLResolver) and str(entry.pattern) == "scim/":
+            for pattern in entry.url_patterns:
+                yield pattern.name, pattern.pattern.regex
+
+
+SCIM_SAMPLES = {  # one URL per SCIM pattern
+    "scim-root": "/scim/v2/",
+    "scim-service-provider-config": "/scim/v2/ServiceProviderConfig",
+    "scim-schemas": "/scim/v2/Schemas",
+    "scim-schema": "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+    "scim-resource-types": "/scim/v2/ResourceTypes",
+    "scim-resource-type": "/scim/v2/ResourceTypes/User",
+    "scim-search": "/scim/v2/.search",
+    "scim-not-implemented": "/scim/v2/Bulk",
+    "scim-users": "/scim/v2/Users",
+    "scim-user": f"/scim/v2/Users/{uuid.UUID(int=1)}",
+    "scim-groups": "/scim/v2/Groups",
+    "scim-group": f"/scim/v2/Groups/{uuid.UUID(int=1)}",
+    "scim-not-found": "/scim/v2/NoSuchThing",
+}
+
+
+def test_scim_walker_has_a_sample_for_every_pattern():
+    for name, regex in scim_patterns():
+        assert name in SCIM_SAMPLES, f"add a sample URL for the SCIM pattern {name}"
+        assert regex.match(SCIM_SAMPLES[name].removeprefix("/scim/")), name
+
+
+@pytest.mark.parametrize("url", sorted(SCIM_SAMPLES.values()))
+def test_scim_answers_401_without_a_valid_token(anonymous, db, url):
+    """Every SCIM URL, every method: no token, a console session, an API token or an unknown SCIM token get a SCIM
+    401, never the log-in page."""
+    for headers in ({}, {"Authorization": "Bearer scim_not-a-real-token"}, {"Authorization": "Basic abc"}):
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            response = anonymous.generic(method, url, data="{}", content_type="application/scim+json", headers=headers)
+            assert response.status_code == 401, (method, url, headers, response.status_code)
+            assert response["Content-Type"] == "application/scim+json"
+            assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+            assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_console_session_or_an_api_token_is_not_a_scim_token(client, admin_user, admin_api):
+    client.force_login(admin_user)
+    assert client.get("/scim/v2/Users").status_code == 401
+    assert admin_api.get("/scim/v2/Users").status_code == 401
 
 
 # --- The Django admin -------------------------------------------------------------------------------------
