@@ -10,6 +10,7 @@ from directory.api import router as directory_router
 from kiroconsole.api import router as console_router
 from kiroconsole.errors import ConflictError
 from subscriptions.api import router as subscriptions_router
+from subscriptions.api_subscriptions import router as subscribing_router
 
 api = NinjaAPI(
     title="Kiro console API",
@@ -27,6 +28,7 @@ api.add_router("", console_router)
 api.add_router("", accounts_router)
 api.add_router("", directory_router)
 api.add_router("", subscriptions_router)
+api.add_router("", subscribing_router)
 
 
 @api.exception_handler(ConflictError)

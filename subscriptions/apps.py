@@ -9,7 +9,8 @@ class SubscriptionsConfig(AppConfig):
 
     def ready(self) -> None:
         """Subscriptions follow the directory (STYLE.md: the lower app's signals, connected here): members
-        added to or removed from assigned groups, users deactivated, reactivated or deleted, groups deleted."""
+        added to or removed from assigned groups, users deactivated, reactivated or deleted, groups deleted; and
+        a user's page shows its subscriptions."""
         from directory import signals
         from subscriptions.services import subscribing
 
@@ -26,3 +27,11 @@ class SubscriptionsConfig(AppConfig):
             (signals.groups_deleted, subscribing.subscriptions_follow_deleted_groups),
         ):
             signal.connect(receiver(service), weak=False, dispatch_uid=f"subscriptions.{service.__name__}")
+
+        # A directory user's page lists its subscriptions in every profile.
+        from directory.models import DirectoryUser
+        from subscriptions.views.panels import user_subscriptions_panel
+
+        signals.user_panels.connect(
+            user_subscriptions_panel, sender=DirectoryUser, dispatch_uid="subscriptions.user_subscriptions_panel"
+        )

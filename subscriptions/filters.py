@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import datetime
+import uuid
+from dataclasses import dataclass, field
+
 import django_filters
+from django import forms
 from django.db.models import Q
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.models import AwsAccount, Region
+from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
+from directory.selectors import search_users
 from kiroconsole.filters import search_filter
-from subscriptions.models import Profile
+from subscriptions.models import GroupAssignment, Profile, Subscription, SubscriptionStatus
+from subscriptions.selectors import with_effective_tier, with_status
 
 
 class ProfileFilter(django_filters.FilterSet):
@@ -24,3 +34,142 @@ class ProfileFilter(django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value) | Q(profile_id=value.upper()))
+
+
+# --- The Users and Groups tabs of a profile ----------------------------------------------------------------
+
+
+@dataclass
+class GroupChoice:
+    """The group a `group` filter value names in the profile's directory (by id or by name): none if no live
+    group has it."""
+
+    text: str
+    ids: list[uuid.UUID] = field(default_factory=list)
+    name: str = ""
+
+
+class ProfileGroupInput(forms.TextInput):
+    """A text box with type-ahead: as you type, htmx fills its <datalist> with the profile's directory's groups
+    whose name contains what was typed (a directory may have thousands of groups: no <select>)."""
+
+    def __init__(self, suggest_url: str = ""):
+        super().__init__(
+            attrs={
+                "autocomplete": "off",
+                "placeholder": "Any group",
+                "hx-get": suggest_url,
+                "hx-trigger": "input changed delay:200ms",
+                "hx-swap": "innerHTML",
+                "hx-sync": "this:replace",
+            }
+        )
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        suggestions = f"{context['widget']['attrs'].get('id', name)}_suggestions"
+        context["widget"]["attrs"].update({"list": suggestions, "hx-target": f"#{suggestions}"})
+        return context
+
+    def render(self, name, value, attrs=None, renderer=None):
+        html = super().render(name, value, attrs, renderer)
+        suggestions = f"{(attrs or {}).get('id', name)}_suggestions"
+        return html + format_html('<datalist id="{}"></datalist>', suggestions)
+
+
+class ProfileGroupField(forms.CharField):
+    """A group of the profile's directory, named by its id (links from the Groups tab) or by its name as typed or
+    picked from the suggestions; shown by its name either way."""
+
+    def __init__(self, *, profile: Profile | None = None, **kwargs):
+        self.profile = profile
+        url = reverse("profile-group-suggest", args=[profile.profile_id]) if profile else ""
+        kwargs["widget"] = ProfileGroupInput(url)
+        super().__init__(**kwargs)
+
+    def clean(self, value) -> GroupChoice | None:
+        text = super().clean(value)
+        if not text or self.profile is None:
+            return None
+        groups = DirectoryGroup.objects.live().filter(identity_center_id=self.profile.identity_center_id)
+        try:
+            groups = groups.filter(pk=uuid.UUID(text))
+        except ValueError:
+            groups = groups.filter(display_name__iexact=text)
+        found = list(groups.values_list("pk", "display_name")[:2])
+        self.choice = GroupChoice(text=text, ids=[pk for pk, _ in found], name=found[0][1] if found else "")
+        return self.choice
+
+    def prepare_value(self, value):
+        choice = getattr(self, "choice", None)
+        if choice and choice.name and isinstance(value, str) and value.strip() == choice.text:
+            return choice.name
+        return super().prepare_value(value)
+
+
+class ProfileGroupFilter(django_filters.Filter):
+    field_class = ProfileGroupField
+
+
+class SubscriptionFilter(django_filters.FilterSet):
+    """The Users tab's filters. Built with the profile (its directory's groups) and the tier catalogue."""
+
+    q = search_filter(method="search")
+    status = django_filters.ChoiceFilter(
+        choices=SubscriptionStatus.choices, empty_label="Any status", method="by_status"
+    )
+    tier = django_filters.ChoiceFilter(method="by_tier", empty_label="Any tier", label="Tier")
+    group = ProfileGroupFilter(method="in_group", label="Group")
+
+    class Meta:
+        model = Subscription
+        fields = ["q", "status", "tier", "group"]
+
+    def __init__(self, data=None, queryset=None, *, profile: Profile, tiers, now: datetime.datetime, **kwargs):
+        super().__init__(data, queryset, **kwargs)
+        self.profile, self.now = profile, now
+        self.filters["tier"].extra["choices"] = [(tier.code, tier.name) for tier in tiers]
+        self.filters["group"].extra["profile"] = profile
+
+    def count(self) -> int:
+        """The number of matching subscriptions, counted on the subscriptions alone (the page's join to the users
+        is for its order): an index-only count when only the status is filtered."""
+        queryset = Subscription.objects.filter(profile=self.profile)
+        if self.is_bound:
+            self.errors  # noqa: B018 (validates the form, as `qs` does)
+            queryset = self.filter_queryset(queryset)
+        return queryset.count()
+
+    def search(self, queryset, name, value):
+        if not value.strip():
+            return queryset
+        users = DirectoryUser.objects.filter(identity_center_id=self.profile.identity_center_id)
+        return self.users_in(queryset, search_users(users, value).values("pk"))
+
+    def by_status(self, queryset, name, value):
+        return with_status(queryset, value)
+
+    def by_tier(self, queryset, name, value):
+        return with_effective_tier(queryset, value, self.now)
+
+    def in_group(self, queryset, name, value: GroupChoice):
+        if not value.ids:
+            return queryset.none()
+        return self.users_in(queryset, GroupMembership.objects.filter(group__in=value.ids).values("user"))
+
+    def users_in(self, queryset, users):
+        """The subscriptions of some users (a search, a group): found from those users, by the (profile, user) index,
+        rather than by walking every user of the directory (see `selectors.profile_subscriptions`)."""
+        return queryset.filter(profile=self.profile, user__in=users)
+
+
+class GroupAssignmentFilter(django_filters.FilterSet):
+    q = search_filter(method="search")
+
+    class Meta:
+        model = GroupAssignment
+        fields = ["q"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(group__display_name__icontains=value) if value else queryset

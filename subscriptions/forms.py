@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -167,4 +168,104 @@ class SettingsForm(forms.ModelForm):
                 data[name] = value.code if value else None
             else:
                 data[name] = value
+        return data
+
+
+# --- Subscribing, changing plans, unsubscribing ---------------------------------------------------------------
+
+MAX_PICKED = 1000  # users or groups one request may name (a page of the Users tab holds 50)
+
+
+class TierField(forms.ChoiceField):
+    """A tier, by code, chosen on the dialogs' radio cards (the templates draw the cards from the tier catalogue)."""
+
+    widget = forms.RadioSelect
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", "Tier")
+        kwargs.setdefault("error_messages", {"required": "Choose a tier.", "invalid_choice": "Choose a tier."})
+        super().__init__(**kwargs)
+
+
+class IdsField(forms.Field):
+    """Several opaque ids (UUIDs) from repeated parameters (`?users=…&users=…`): malformed ones are dropped, the
+    others kept in order, once each."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[uuid.UUID]:
+        ids: list[uuid.UUID] = []
+        for item in value or []:
+            try:
+                ids.append(uuid.UUID(str(item)))
+            except ValueError:
+                continue
+        return list(dict.fromkeys(ids))[:MAX_PICKED]
+
+    def validate(self, value) -> None:
+        if self.required and not value:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+
+
+def _tier_choices(tiers) -> list[tuple[str, str]]:
+    return [(tier.code, tier.name) for tier in tiers]
+
+
+class UsersPlanForm(forms.Form):
+    """Change the plan of the users ticked in the Users tab."""
+
+    tier = TierField()
+    users = IdsField(error_messages={"required": "Choose at least one user: tick them in the Users tab."})
+
+    def __init__(self, *args, tiers, **kwargs):
+        super().__init__(*args, **kwargs)
+        cast(TierField, self.fields["tier"]).choices = _tier_choices(tiers)
+
+
+class UsersUnsubscribeForm(forms.Form):
+    users = IdsField(error_messages={"required": "Choose at least one user: tick them in the Users tab."})
+
+
+class GroupPlanForm(forms.Form):
+    tier = TierField()
+
+    def __init__(self, *args, tiers, **kwargs):
+        super().__init__(*args, **kwargs)
+        cast(TierField, self.fields["tier"]).choices = _tier_choices(tiers)
+
+
+class SubscribeKind(models.TextChoices):
+    USERS = "users", "Users"
+    GROUPS = "groups", "Groups"
+
+
+class SubscribeForm(forms.Form):
+    """The subscribe dialog's state, carried from step to step in its fields: the tier (step 1), users or groups
+    and the ones picked so far (step 2), then a confirmation (step 3). `add` / `remove` pick and drop one."""
+
+    tier = TierField()
+    kind = forms.ChoiceField(
+        choices=SubscribeKind.choices, widget=forms.RadioSelect, initial=SubscribeKind.USERS, required=False
+    )
+    q = forms.CharField(required=False, max_length=100)
+    users = IdsField(required=False)
+    groups = IdsField(required=False)
+    add = IdsField(required=False)
+    remove = IdsField(required=False)
+
+    def __init__(self, *args, tiers, **kwargs):
+        super().__init__(*args, **kwargs)
+        cast(TierField, self.fields["tier"]).choices = _tier_choices(tiers)
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or SubscribeKind.USERS
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind = data.get("kind") or SubscribeKind.USERS
+        # Only the picks of the kind in hand go on; add and remove apply to them.
+        picked = [i for i in data.get(kind, []) if i not in data.get("remove", [])]
+        picked += [i for i in data.get("add", []) if i not in picked]
+        data["users"] = picked[:MAX_PICKED] if kind == SubscribeKind.USERS else []
+        data["groups"] = picked[:MAX_PICKED] if kind == SubscribeKind.GROUPS else []
         return data

@@ -242,7 +242,15 @@ class Subscription(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["profile", "status"], name="subscription_status_idx"),
+            # The Users tab sorts a profile's subscriptions by status, subscribed or last active (then id): each
+            # order walks its index and stops after a page. The first also serves (profile, status) look-ups.
+            models.Index(fields=["profile", "status", "subscribed_at", "id"], name="subscription_status_idx"),
+            models.Index(fields=["profile", "subscribed_at", "id"], name="subscription_subscribed_idx"),
+            models.Index(fields=["profile", "last_active_at", "id"], name="subscription_last_active_idx"),
+            # The profile page counts subscriptions per tier and status from this index alone.
+            models.Index(
+                fields=["profile", "status", "tier", "next_tier", "next_tier_from"], name="subscription_tier_counts_idx"
+            ),
             models.Index(fields=["user"], name="subscription_user_idx"),
         ]
 

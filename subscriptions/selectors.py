@@ -1,9 +1,40 @@
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
-from django.http import Http404
+import datetime
+from collections import Counter
+from typing import Any
 
-from subscriptions.models import AiModel, Profile, ProfileSettings
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
+from directory.selectors import search_users
+from subscriptions.models import (
+    AiModel,
+    GroupAssignment,
+    Profile,
+    ProfileSettings,
+    Subscription,
+    SubscriptionStatus,
+    Tier,
+)
 
 
 def profiles() -> QuerySet[Profile]:
@@ -38,3 +69,228 @@ def profile_settings(profile: Profile) -> ProfileSettings:
 
 def ai_models() -> QuerySet[AiModel]:
     return AiModel.objects.filter(active=True)
+
+
+# --- Subscription pages (the Users and Groups tabs, their dialogs, the profile page, a user's page) ----------
+
+
+def tier_catalogue() -> list[Tier]:
+    """The tiers by rank (four rows: pages read them once and look tiers up by code)."""
+    return list(Tier.objects.order_by("rank"))
+
+
+def effective_tier(now: datetime.datetime) -> Case:
+    """A subscription's tier at `now`: its next tier once the 1st of a pending downgrade has come (the SQL form of
+    `Subscription.effective_tier_id`)."""
+    return Case(When(next_tier_from__lte=now, then=F("next_tier")), default=F("tier"), output_field=CharField())
+
+
+def effective_rank(now: datetime.datetime) -> Case:
+    return Case(
+        When(next_tier_from__lte=now, then=F("next_tier__rank")),
+        default=F("tier__rank"),
+        output_field=IntegerField(),
+    )
+
+
+class Unindexed(Func):
+    """A column compared without the help of an index: on SQLite a unary plus, its documented way to keep a term out
+    of the planner's choice of index; elsewhere the column itself. SQLite plans without statistics (Django never runs
+    ANALYZE): given `profile = ? AND status = ?` it reads a profile's 50,000 Active subscriptions by index and sorts
+    them all by user name (300 ms), where walking the users by name and keeping the Active ones fills a page in a
+    millisecond. PostgreSQL, with statistics, picks the walk by itself."""
+
+    template = "%(expressions)s"
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="+%(expressions)s", **extra_context)
+
+
+def with_status(queryset: QuerySet[Subscription], status: str) -> QuerySet[Subscription]:
+    return queryset.alias(status_term=Unindexed("status", output_field=CharField())).filter(status_term=status)
+
+
+def with_effective_tier(queryset: QuerySet[Subscription], code: str, now: datetime.datetime) -> QuerySet[Subscription]:
+    """The subscriptions whose tier at `now` is `code` (their next tier once its 1st has come)."""
+    queryset = queryset.alias(
+        tier_term=Unindexed("tier_id", output_field=CharField()),
+        next_tier_term=Unindexed("next_tier_id", output_field=CharField()),
+    )
+    pending = Q(next_tier_from__isnull=True) | Q(next_tier_from__gt=now)
+    return queryset.filter(Q(next_tier_from__lte=now, next_tier_term=code) | (Q(tier_term=code) & pending))
+
+
+def group_sources(profile: Profile) -> Prefetch:
+    """The assigned groups of each subscription's user in `profile` (its group sources), with their tier, as
+    `user.assigned_memberships`: one query for a whole page of subscriptions."""
+    memberships = (
+        GroupMembership.objects.filter(group__deleted_at__isnull=True, group__assignments__profile=profile)
+        .select_related("group")
+        .annotate(source_tier=F("group__assignments__tier"))
+        .order_by("group__display_name", "group_id")
+    )
+    return Prefetch("user__memberships", queryset=memberships, to_attr="assigned_memberships")
+
+
+def profile_subscriptions(profile: Profile, now: datetime.datetime | None = None) -> QuerySet[Subscription]:
+    """The Users tab (and the API's list): the profile's subscriptions in user-name order, with their user, their
+    tier at `now` (`current_tier`, a code) and their group sources (`user.assigned_memberships`).
+
+    A page walks the users by name in the directory's (identity center, user name) index and finds each one's
+    subscription, stopping after 50 rows, instead of sorting every subscription of the profile (at 100,000: 1.5 ms
+    instead of 300 ms on SQLite). For that the query names the users' directory (the profile's: the services see to
+    it) and compares the profile `Unindexed`; to list in the order of a column of the subscriptions, filter on
+    `profile` again, so that the (profile, column) index serves the order (see `in_profile_order`)."""
+    return (
+        Subscription.objects.alias(profile_term=Unindexed("profile_id", output_field=BigIntegerField()))
+        .filter(profile_term=profile.pk, user__identity_center_id=profile.identity_center_id)
+        .select_related("user")
+        .annotate(current_tier=effective_tier(now or timezone.now()))
+        .prefetch_related(group_sources(profile))
+        .order_by("user__user_name", "user_id")
+    )
+
+
+def in_profile_order(queryset: QuerySet[Subscription], profile: Profile, *fields: str) -> QuerySet[Subscription]:
+    """`profile_subscriptions` in the order of columns of the subscriptions, read from their (profile, ...) index."""
+    return queryset.filter(profile=profile).order_by(*fields)
+
+
+def subscriptions_of(profile: Profile, user_ids: list) -> list[Subscription]:
+    """Some users' subscriptions in `profile` (the change-plan and unsubscribe dialogs), by user name."""
+    return list(profile_subscriptions(profile).filter(user_id__in=user_ids))
+
+
+def group_ranks(profile: Profile, user_ids: list) -> dict:
+    """For each user, the highest tier rank its assigned groups give in `profile` (users in none left out)."""
+    return dict(
+        GroupMembership.objects.filter(
+            user_id__in=user_ids, group__deleted_at__isnull=True, group__assignments__profile=profile
+        )
+        .values("user_id")
+        .annotate(rank=Max("group__assignments__tier__rank"))
+        .order_by()
+        .values_list("user_id", "rank")
+    )
+
+
+def assignment_member_count() -> Subquery:
+    """An assignment's group's number of members, counted for that group alone (a correlated subquery on the
+    (group, user) index, not a GROUP BY over every membership)."""
+    memberships = GroupMembership.objects.filter(group=OuterRef("group_id")).order_by()
+    count = Func(template="COUNT(*)", output_field=IntegerField())
+    return Subquery(memberships.annotate(n=count).values("n"), output_field=IntegerField())
+
+
+def group_assignments(profile: Profile) -> QuerySet[GroupAssignment]:
+    """The Groups tab: the profile's assigned groups with their tier and number of members."""
+    return (
+        GroupAssignment.objects.filter(profile=profile)
+        .select_related("group", "tier")
+        .annotate(member_count=assignment_member_count())
+        .order_by("group__display_name", "pk")
+    )
+
+
+def group_assignment(profile: Profile, group_id: Any) -> GroupAssignment:
+    assignment = group_assignments(profile).filter(group_id=group_id).first()
+    if assignment is None:
+        raise Http404("This group is not assigned in this profile.")
+    return assignment
+
+
+def member_sources(profile: Profile, assignment: GroupAssignment, now: datetime.datetime) -> Counter:
+    """What the live subscriptions of an assigned group's members hold besides this group, counted by
+    (their tier rank now, the highest rank of their other sources or 0): one aggregate query, whatever the size of
+    the group. The group dialogs tell from it who moves up, who moves down and who is canceled."""
+    other_groups = (
+        GroupAssignment.objects.filter(
+            profile=profile, group__deleted_at__isnull=True, group__memberships__user=OuterRef("user_id")
+        )
+        .exclude(group_id=assignment.group_id)
+        .order_by()
+        .values("profile")
+        .annotate(rank=Max("tier__rank"))
+        .values("rank")
+    )
+    rows = (
+        Subscription.objects.filter(profile=profile, direct_opt_out=False, user__memberships__group=assignment.group_id)
+        .exclude(status=SubscriptionStatus.CANCELED)
+        .annotate(
+            rank_now=effective_rank(now),
+            other=Coalesce(Subquery(other_groups, output_field=IntegerField()), 0),
+            direct=Coalesce(F("direct_tier__rank"), 0),
+        )
+        .values("rank_now", "other", "direct")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts: Counter = Counter()
+    for row in rows:
+        counts[(row["rank_now"], max(row["other"], row["direct"]))] += row["n"]
+    return counts
+
+
+def subscription_counts(profile: Profile, now: datetime.datetime) -> dict[tuple[str, str], int]:
+    """The profile page's table: the number of subscriptions per (tier at `now`, status). One aggregate query, read
+    from the (profile, status, tier, next tier, its date) index alone; the tier at `now` is told apart here, from
+    the few (tier, next tier, date) combinations."""
+    rows = (
+        Subscription.objects.filter(profile=profile)
+        .values_list("status", "tier_id", "next_tier_id", "next_tier_from")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    counts: Counter = Counter()
+    for status, tier, next_tier, next_from, n in rows:
+        current = next_tier if next_tier is not None and next_from is not None and next_from <= now else tier
+        counts[(current, status)] += n
+    return dict(counts)
+
+
+def user_subscriptions(user: Any) -> list[Subscription]:
+    """A directory user's subscriptions in every live profile, with the groups that are their sources."""
+    subscriptions = list(
+        Subscription.objects.filter(user=user, profile__deleted_at__isnull=True)
+        .select_related("profile", "profile__region")
+        .order_by("profile__name", "pk")
+    )
+    sources: dict[Any, list[GroupAssignment]] = {}
+    if subscriptions:
+        assignments = (
+            GroupAssignment.objects.filter(
+                profile_id__in=[s.profile_id for s in subscriptions],
+                group__deleted_at__isnull=True,
+                group__memberships__user=user,
+            )
+            .select_related("group")
+            .order_by("group__display_name", "pk")
+        )
+        for assignment in assignments:
+            sources.setdefault(assignment.profile_id, []).append(assignment)
+    for subscription in subscriptions:
+        subscription.group_sources = sources.get(subscription.profile_id, [])  # type: ignore[attr-defined]
+    return subscriptions
+
+
+def directory_users_matching(profile: Profile, q: str) -> QuerySet[DirectoryUser]:
+    """Users of the profile's directory matching `q` (the subscribe dialog's type-ahead), by user name."""
+    users = DirectoryUser.objects.live().filter(identity_center_id=profile.identity_center_id)
+    return search_users(users, q).order_by("user_name", "pk")
+
+
+def directory_groups_matching(profile: Profile, q: str) -> QuerySet[DirectoryGroup]:
+    """Groups of the profile's directory whose name contains `q`, with their number of members and their tier in
+    this profile if they are assigned (`assigned_tier`)."""
+    assigned = GroupAssignment.objects.filter(profile=profile, group=OuterRef("pk")).values("tier_id")[:1]
+    memberships = GroupMembership.objects.filter(group=OuterRef("pk")).order_by()
+    count = Func(template="COUNT(*)", output_field=IntegerField())
+    return (
+        DirectoryGroup.objects.live()
+        .filter(identity_center_id=profile.identity_center_id, display_name__icontains=q.strip())
+        .annotate(
+            member_count=Subquery(memberships.annotate(n=count).values("n"), output_field=IntegerField()),
+            assigned_tier=Subquery(assigned, output_field=CharField()),
+        )
+        .order_by("display_name", "pk")
+    )

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import django_tables2 as tables
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
-from subscriptions.models import Profile
+from subscriptions.models import GroupAssignment, Profile, Subscription, SubscriptionStatus, Tier
+from subscriptions.selectors import effective_rank, in_profile_order
 
 
 class ProfileTable(tables.Table):
@@ -23,3 +26,233 @@ class ProfileTable(tables.Table):
 
     def render_profile_id(self, value):
         return format_html("<code>{}</code>", value)
+
+
+# --- The Users and Groups tabs of a profile ----------------------------------------------------------------
+
+BULK_FORM = "bulk-form"  # the Users tab's form of bulk actions, outside the table (which htmx swaps)
+
+
+def _day(value) -> str:
+    # Not a DateTimeColumn (it compiles a template for every cell), nor dateformat (slower than strftime).
+    return timezone.localtime(value).strftime("%Y-%m-%d") if value else ""
+
+
+class UrlPattern:
+    """A URL reversed once per table with a placeholder id, then filled in for each row (reverse() is slow at 50
+    rows)."""
+
+    PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+
+    def __init__(self, name: str):
+        self.name = name
+        self._url: str | None = None
+
+    def __call__(self, pk) -> str:
+        if self._url is None:
+            self._url = reverse(self.name, args=[self.PLACEHOLDER])
+        return self._url.replace(self.PLACEHOLDER, str(pk))
+
+
+def dialog_link(url: str, text: str, hidden: str, css: str = "button button-small") -> SafeString:
+    """A link that opens its page in the dialog with htmx (a page of its own without JavaScript)."""
+    return format_html(
+        '<a class="{}" href="{}" hx-get="{}" hx-target="#dialog-content" hx-swap="innerHTML" '
+        'data-opens-dialog="app-dialog">{}<span class="visually-hidden"> {}</span></a>',
+        css,
+        url,
+        url,
+        text,
+        hidden,
+    )
+
+
+class SelectColumn(tables.Column):
+    """A checkbox per row for the bulk actions, labelled with the user's name; the header's box (JavaScript only)
+    ticks the whole page."""
+
+    def __init__(self, **kwargs):
+        kwargs.update(empty_values=(), orderable=False, attrs={"th": {"class": "select"}, "td": {"class": "select"}})
+        super().__init__(**kwargs)
+
+    @property
+    def header(self):
+        return mark_safe(
+            '<input type="checkbox" class="js-only" data-select-all="users" '
+            'aria-label="Select every user on this page">'
+        )
+
+    def render(self, record):
+        return format_html(
+            '<input type="checkbox" name="users" value="{}" form="{}" aria-label="Select {}">',
+            record.user_id,
+            BULK_FORM,
+            record.user.user_name,
+        )
+
+
+class SubscriptionTable(tables.Table):
+    select = SelectColumn()
+    user = tables.Column(verbose_name="User", order_by=("user__user_name", "user_id"))
+    # Status, subscribed and last active: orders read from an index (migration 0006), see the order_* methods.
+    status = tables.Column()
+    # Accessors on the codes: the default ("tier") would fetch each row's Tier; the names come from `tiers`.
+    tier = tables.Column(verbose_name="Tier", accessor="tier_id")
+    next_tier = tables.Column(verbose_name="Next tier", accessor="next_tier_id", empty_values=(), orderable=False)
+    sources = tables.Column(empty_values=(), orderable=False)
+    subscribed_at = tables.Column(verbose_name="Subscribed (UTC)", attrs={"td": {"class": "nowrap"}})
+    last_active_at = tables.Column(verbose_name="Last active (UTC)", empty_values=(), attrs={"td": {"class": "nowrap"}})
+
+    class Meta:
+        model = Subscription
+        fields = ["select", "user", "status", "tier", "next_tier", "sources", "subscribed_at", "last_active_at"]
+        order_by = ("user",)
+        empty_text = "No subscriptions match. Subscribe users or groups with the Subscribe button."
+
+    def __init__(self, *args, profile: Profile, tiers: dict[str, Tier], now, can_change: bool = False, **kwargs):
+        self.profile, self.tiers, self.now = profile, tiers, now  # before an order_by= argument calls order_*
+        super().__init__(*args, **kwargs)
+        self.user_url, self.group_url = UrlPattern("directory-user-detail"), UrlPattern("directory-group-detail")
+        if not can_change:
+            self.exclude = ("select",)
+
+    def render_user(self, record):
+        person = record.user
+        url = self.user_url(person.pk)
+        if person.deleted_at is not None:
+            return format_html(
+                '<span class="cell-title">{}</span><span class="cell-sub">Deleted user</span>', person.user_name
+            )
+        return format_html(
+            '<a class="cell-title" href="{}">{}</a><span class="cell-sub">{}</span>',
+            url,
+            person.user_name,
+            person.display_name,
+        )
+
+    def render_status(self, record):
+        status = SubscriptionStatus(record.status)
+        html = format_html('<span class="badge badge-{}">{}</span>', status.value.lower(), status.label)
+        if status == SubscriptionStatus.CANCELED and record.access_until:
+            ended = record.access_until <= self.now
+            html += format_html(
+                '<span class="cell-sub">{} {}</span>',
+                "access ended" if ended else "access until",
+                _day(record.access_until),
+            )
+        if record.user.deleted_at is None and not record.user.active:
+            html += format_html(
+                '<span class="flag" title="{}">⚠ Deactivated in the directory</span>',
+                "A deactivated user may not use Kiro. Reactivate it or unsubscribe it.",
+            )
+        return html
+
+    def _in_profile_order(self, queryset, is_descending: bool, *fields: str):
+        fields = tuple(f"-{f}" if is_descending else f for f in fields)
+        return in_profile_order(queryset, self.profile, *fields), True
+
+    def order_status(self, queryset, is_descending):
+        return self._in_profile_order(queryset, is_descending, "status", "subscribed_at", "pk")
+
+    def order_subscribed_at(self, queryset, is_descending):
+        return self._in_profile_order(queryset, is_descending, "subscribed_at", "pk")
+
+    def order_last_active_at(self, queryset, is_descending):
+        return self._in_profile_order(queryset, is_descending, "last_active_at", "pk")
+
+    def order_tier(self, queryset, is_descending):
+        """By the tier held now (its rank), then by user name."""
+        rank = effective_rank(self.now)
+        queryset = queryset.alias(current_rank=rank).order_by(
+            "-current_rank" if is_descending else "current_rank", "user__user_name", "user_id"
+        )
+        return queryset, True
+
+    def render_tier(self, record):
+        return self.tiers[record.effective_tier_id(self.now)].name
+
+    def render_next_tier(self, record):
+        if record.next_tier_id is None or record.next_tier_from is None or record.next_tier_from <= self.now:
+            return "—"
+        return format_html(
+            '{}<span class="cell-sub">from {}</span>', self.tiers[record.next_tier_id].name, _day(record.next_tier_from)
+        )
+
+    def render_sources(self, record):
+        """Direct (with its tier) and the assigned groups the user is in; after an unsubscribe the groups are struck
+        through: they count again once the user is subscribed directly."""
+        chips = []
+        if record.direct_tier_id and not record.direct_opt_out:
+            chips.append(format_html('<li class="chip">Direct · {}</li>', self.tiers[record.direct_tier_id].name))
+        chips += [
+            format_html(
+                '<li class="chip"><a href="{}">{}</a> · {}</li>',
+                self.group_url(m.group_id),
+                m.group.display_name,
+                self.tiers[m.source_tier].name,
+            )
+            for m in record.user.assigned_memberships
+        ]
+        items = SafeString("".join(chips))  # each made by format_html
+        html = format_html('<ul class="chips{}">{}</ul>', " chips-muted" if record.direct_opt_out else "", items)
+        if record.direct_opt_out:
+            return (html if chips else SafeString("")) + format_html(
+                '<span class="cell-sub">{}</span>', "Unsubscribed: its groups count again once subscribed directly"
+            )
+        return html if chips else "—"
+
+    def render_subscribed_at(self, value):
+        return _day(value)
+
+    def render_last_active_at(self, value):
+        return _day(value) if value else mark_safe('<span class="muted">Never</span>')
+
+
+class GroupAssignmentTable(tables.Table):
+    group = tables.Column(
+        verbose_name="Group",
+        order_by=("group__display_name", "pk"),
+        linkify=lambda record: reverse("directory-group-detail", args=[record.group_id]),
+    )
+    member_count = tables.Column(verbose_name="Members", attrs={"td": {"class": "numeric"}, "th": {"class": "numeric"}})
+    tier = tables.Column(order_by=("tier__rank", "group__display_name", "pk"))
+    assigned_at = tables.Column(verbose_name="Assigned (UTC)", attrs={"td": {"class": "nowrap"}})
+    actions = tables.Column(empty_values=(), orderable=False, verbose_name="Actions")
+
+    class Meta:
+        model = GroupAssignment
+        fields = ["group", "member_count", "tier", "assigned_at", "actions"]
+        order_by = ("group",)
+        empty_text = "No groups are assigned. Subscribe a group: each of its members gets a subscription."
+
+    def __init__(self, *args, profile, can_change: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.profile, self.can_change = profile, can_change
+
+    def render_group(self, record, value):
+        return value.display_name
+
+    def render_member_count(self, value):
+        return f"{value:,}"
+
+    def render_tier(self, value):
+        return value.name
+
+    def render_assigned_at(self, value):
+        return _day(value)
+
+    def render_actions(self, record):
+        name = record.group.display_name
+        users = reverse("profile-users", args=[self.profile.profile_id]) + f"?group={record.group_id}"
+        html = format_html(
+            '<a class="button button-small" href="{}">Subscriptions<span class="visually-hidden"> of {}</span></a>',
+            users,
+            name,
+        )
+        if self.can_change:
+            args = [self.profile.profile_id, record.group_id]
+            html += dialog_link(reverse("profile-group-change-plan", args=args), "Change plan", f"of {name}")
+            html += dialog_link(
+                reverse("profile-group-unassign", args=args), "Unassign", name, "button button-small button-danger"
+            )
+        return format_html('<div class="row-actions">{}</div>', html)

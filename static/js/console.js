@@ -39,3 +39,45 @@ document.addEventListener("click", (event) => {
     dialog.close();
   }
 });
+
+// A change made in a dialog (the server answers with the HX-Trigger event "kiro:changed" and swaps its message into
+// #messages): close the dialog and reload the page's table in place, keeping its filters, sort and page (the URL).
+// A page without a table reloads.
+document.addEventListener("kiro:changed", () => {
+  document.querySelectorAll("dialog[open]").forEach((dialog) => dialog.close());
+  const regions = document.querySelectorAll(".table-region[id]");
+  if (!regions.length) {
+    window.location.reload();
+    return;
+  }
+  regions.forEach((region) => {
+    htmx.ajax("GET", window.location.href, { target: "#" + region.id, swap: "outerHTML" });
+  });
+});
+
+// Tables with a checkbox per row: the header's box (data-select-all="NAME") ticks or clears the page's boxes named
+// NAME, and [data-selected-count="NAME"] says how many are ticked.
+function updateSelectedCounts() {
+  document.querySelectorAll("[data-selected-count]").forEach((counter) => {
+    const name = counter.dataset.selectedCount;
+    const boxes = document.querySelectorAll(`input[type=checkbox][name="${name}"]`);
+    const ticked = Array.from(boxes).filter((box) => box.checked).length;
+    if (!counter.dataset.idleText) counter.dataset.idleText = counter.textContent;
+    counter.textContent = ticked ? `${ticked} selected` : counter.dataset.idleText;
+    document.querySelectorAll(`[data-select-all="${name}"]`).forEach((all) => {
+      all.checked = boxes.length > 0 && ticked === boxes.length;
+      all.indeterminate = ticked > 0 && ticked < boxes.length;
+    });
+  });
+}
+document.addEventListener("change", (event) => {
+  const all = event.target.closest("[data-select-all]");
+  if (all) {
+    const name = all.dataset.selectAll;
+    document.querySelectorAll(`input[type=checkbox][name="${name}"]`).forEach((box) => {
+      box.checked = all.checked;
+    });
+  }
+  if (event.target.matches("input[type=checkbox]")) updateSelectedCounts();
+});
+document.addEventListener("htmx:afterSettle", updateSelectedCounts);

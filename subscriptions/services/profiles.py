@@ -6,13 +6,22 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from accounts.models import AwsAccount, IdentityCenterInstance, Region
 from kiroconsole.audit import Actor, audit_record, snapshot
 from kiroconsole.errors import ConflictError
 from subscriptions import validators
-from subscriptions.models import AiModel, ModelAvailability, Profile, ProfileSettings
+from subscriptions.models import (
+    AiModel,
+    ModelAvailability,
+    Profile,
+    ProfileSettings,
+    Subscription,
+    SubscriptionStatus,
+)
+from subscriptions.services.propagation import lock_profile
 
 __all__ = [
     "BOOLEAN_SETTINGS",
@@ -157,13 +166,40 @@ def profile_update(
 
 
 def profile_delete(*, profile: Profile, actor: Actor) -> Profile:
-    """Mark the profile deleted. Its settings, history and audit trail stay; its account and Region are free."""
+    """Mark the profile deleted. Its settings, history and audit trail stay; its account and Region are free.
+    Refused while any of its subscriptions grants access (DOMAIN.md §5 rule 1): people would lose Kiro, and a
+    month already billed, without anyone unsubscribing them."""
     with transaction.atomic():
+        lock_profile(profile)  # no subscription starts while this looks
+        _refuse_while_subscriptions_grant_access(profile)
         updated = Profile.objects.filter(pk=profile.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
         profile.refresh_from_db()
         if updated:
             audit_record(actor=actor, action="profile.delete", target=profile, before=_profile_snapshot(profile))
     return profile
+
+
+def _refuse_while_subscriptions_grant_access(profile: Profile) -> None:
+    now = timezone.now()
+    canceled = Q(status=SubscriptionStatus.CANCELED)
+    granting = Subscription.objects.filter(profile=profile).filter(~canceled | Q(access_until__gt=now))
+    found = granting.aggregate(
+        total=Count("pk"), canceled=Count("pk", filter=canceled), until=Max("access_until", filter=canceled)
+    )
+    total = found["total"]
+    if not total:
+        return
+    live, ended = total - found["canceled"], found["canceled"]
+    parts = [f"{live} subscribed"] if live else []
+    if ended:
+        parts.append(f"{ended} canceled with access until {found['until']:%Y-%m-%d %H:%M} UTC")
+    raise ValidationError(
+        f"The profile “{profile.name}” can't be deleted while {total} subscription{'s' if total != 1 else ''} "
+        f"still grant{'' if total != 1 else 's'} access ({', '.join(parts)}). Unsubscribe its users and unassign "
+        "its groups; once the access of the last canceled subscription has ended (on the 1st of next month), the "
+        "profile can be deleted.",
+        code="subscriptions_grant_access",
+    )
 
 
 # --- Settings ---------------------------------------------------------------------------------------------

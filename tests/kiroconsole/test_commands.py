@@ -1,17 +1,25 @@
-"""seed_demo and ensure_admin: idempotent, audited as commands."""
+"""seed_demo and ensure_admin: idempotent (seed_demo's subscriptions too), audited as commands."""
 
 from __future__ import annotations
 
 from django.core.management import call_command
 
 from kiroconsole.models import ApiToken, AuditEvent, User
+from subscriptions.models import GroupAssignment, Subscription, SubscriptionPeriod
 
 
 def test_seed_demo_is_idempotent(db, capsys):
     call_command("seed_demo")
-    users, tokens, events = User.objects.count(), ApiToken.objects.count(), AuditEvent.objects.count()
+
+    def counts():
+        models = (User, ApiToken, AuditEvent, Subscription, SubscriptionPeriod, GroupAssignment)
+        return [model.objects.count() for model in models]
+
+    before = counts()
+    assert before[3] > 0  # subscriptions
     call_command("seed_demo")
-    assert (User.objects.count(), ApiToken.objects.count(), AuditEvent.objects.count()) == (users, tokens, events)
+    assert counts() == before
+    events = before[2]
     assert {u.username: u.role for u in User.objects.all()} == {
         "dana.support": "support",
         "vic.viewer": "viewer",

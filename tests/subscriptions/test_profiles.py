@@ -326,3 +326,40 @@ def test_api_deletes_a_profile_which_then_answers_404_but_keeps_its_row(admin_ap
         assert response.status_code == 404, (method, path)
         assert "detail" in response.json()
     assert [p["id"] for p in admin_api.get("/api/v1/profiles").json()] == [kept.profile_id]
+
+
+# --- Deleting a profile whose subscriptions still grant access ------------------------------------------------
+
+
+def test_a_profile_cannot_be_deleted_while_a_subscription_grants_access(org, clock, admin_api, admin_client):
+    actor = Actor.for_command("test")
+    services.group_assign(profile=org.profile, group=org.groups["Research"], tier="PRO", actor=actor)  # bob, cat
+    services.subscription_subscribe(profile=org.profile, users=org.users["ann"], tier="PRO", actor=actor)
+    services.subscription_unsubscribe(profile=org.profile, users=org.users["ann"], actor=actor)
+    message = (
+        "The profile “Production” can't be deleted while 3 subscriptions still grant access (2 subscribed, 1 "
+        "canceled with access until 2026-12-01 00:00 UTC). Unsubscribe its users and unassign its groups; once the "
+        "access of the last canceled subscription has ended (on the 1st of next month), the profile can be deleted."
+    )
+    with nothing_written():
+        with pytest.raises(ValidationError) as error:
+            services.profile_delete(profile=org.profile, actor=actor)
+        assert error.value.messages == [message]
+        response = admin_api.delete(f"/api/v1/profiles/{org.profile.profile_id}")
+        assert (response.status_code, response.json()) == (422, {"detail": [message]})
+        admin_client.post(f"/admin/subscriptions/profile/{org.profile.pk}/delete/", {"post": "yes"})
+
+    services.subscription_unsubscribe(profile=org.profile, users=[org.users["bob"], org.users["cat"]], actor=actor)
+    with pytest.raises(ValidationError, match=r"while 3 subscriptions still grant access \(3 canceled with access"):
+        services.profile_delete(profile=org.profile, actor=actor)
+    clock.set(2026, 12, 1)  # their access has ended
+    assert services.profile_delete(profile=org.profile, actor=actor).deleted_at == clock.now
+
+
+def test_a_profile_with_one_subscription_names_it_in_the_singular(org):
+    actor = Actor.for_command("test")
+    services.subscription_subscribe(profile=org.profile, users=org.users["ann"], tier="PRO", actor=actor)
+    with pytest.raises(ValidationError, match=r"while 1 subscription still grants access \(1 subscribed\)\."):
+        services.profile_delete(profile=org.profile, actor=actor)
+    # Another profile of the same directory, without subscriptions, may go.
+    assert services.profile_delete(profile=org.other, actor=actor).deleted_at is not None

@@ -1,13 +1,14 @@
 """seed_demo's organization: the management account and two members, the organization's Identity Center instance,
-and a profile in us-east-1 and one in eu-central-1 with their demo settings. Running it again changes nothing."""
+a profile in us-east-1 and one in eu-central-1 with their demo settings, and subscriptions in both (direct and
+through groups; Pending, Active and Canceled; a pending downgrade). Running it again changes nothing."""
 
 from __future__ import annotations
 
 from django.core.management import call_command
 
 from accounts.models import AwsAccount, IdentityCenterInstance
-from kiroconsole.management.commands.seed_demo import DEMO_PROFILES
-from subscriptions.models import Profile, ProfileSettings
+from kiroconsole.management.commands.seed_demo import DEMO_PROFILES, DEMO_SUBSCRIPTIONS
+from subscriptions.models import GroupAssignment, Profile, ProfileSettings, Subscription, SubscriptionPeriod
 from subscriptions.services import settings_snapshot
 from tests.assertions import nothing_written
 from tests.subscriptions.test_settings import DEFAULTS
@@ -50,3 +51,40 @@ def test_seed_demo_creates_the_organization_and_two_profiles_once(db):
 
     with nothing_written():
         call_command("seed_demo")
+
+
+def test_seed_demo_subscribes_users_and_groups_in_both_profiles_once(db):
+    call_command("seed_demo")
+    profiles = {p.region_id: p for p in Profile.objects.live()}
+    for region, plan in DEMO_SUBSCRIPTIONS.items():
+        profile = profiles[region]
+        subscriptions = Subscription.objects.filter(profile=profile)
+        assert set(GroupAssignment.objects.filter(profile=profile).values_list("group__display_name", "tier")) == set(
+            plan.groups
+        )
+        assert subscriptions.filter(direct_tier__isnull=False).exists()  # subscribed directly
+        assert subscriptions.filter(direct_tier__isnull=True, direct_opt_out=False).exists()  # through groups
+        statuses = set(subscriptions.values_list("status", flat=True))
+        assert statuses == {"PENDING", "ACTIVE", "CANCELED"}, region
+        canceled = subscriptions.filter(status="CANCELED").values_list("user__user_name", flat=True)
+        assert len(canceled) == len(plan.canceled)
+        # Whoever has used Kiro is Active, with a last-active time; Pending means never used.
+        assert not subscriptions.filter(status="ACTIVE", last_active_at__isnull=True).exists()
+        assert not subscriptions.filter(status="PENDING", last_active_at__isnull=False).exists()
+        # Deactivated people are never subscribed by their groups.
+        assert not subscriptions.filter(user__active=False).exists()
+    downgrades = Subscription.objects.filter(next_tier__isnull=False)
+    assert list(downgrades.values_list("profile__region", "tier", "next_tier")) == [("us-east-1", "POWER", "PRO_PLUS")]
+    # The same person in both profiles is two subscriptions.
+    assert Subscription.objects.filter(user__user_name="ben.okafor").count() == 2
+
+    def rows():
+        return [
+            sorted(map(str, model.objects.values_list()))
+            for model in (Subscription, SubscriptionPeriod, GroupAssignment)
+        ]
+
+    before = rows()
+    with nothing_written():
+        call_command("seed_demo")
+    assert rows() == before

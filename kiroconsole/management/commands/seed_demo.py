@@ -7,8 +7,11 @@ and always idempotent: running it twice changes nothing the second time.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.models import AwsAccount, IdentityCenterInstance, Region
@@ -19,7 +22,7 @@ from kiroconsole.models import ApiToken, User
 from kiroconsole.roles import Role
 from kiroconsole.services import api_token_create, console_user_create
 from subscriptions import services as subscriptions_services
-from subscriptions.models import Profile
+from subscriptions.models import GroupAssignment, Profile, Subscription, SubscriptionStatus
 
 DEMO_CONSOLE_USERS = [
     # (user name, role, e-mail); demo users get unusable passwords: log in as the administrator.
@@ -102,6 +105,37 @@ DEMO_GROUPS = [
 ]
 
 
+# Subscriptions per profile (by Region): assigned groups with their tier; users (by their number in demo_people)
+# subscribed directly; who has used Kiro (Active; the others stay Pending); who is unsubscribed (Canceled, with
+# access until the 1st); and who has a pending downgrade (subscribed at the first tier, changed to the second).
+class DemoPlan(NamedTuple):
+    groups: list[tuple[str, str]]  # (group, tier)
+    direct: list[tuple[int, str]]  # (person, tier)
+    downgrade: list[tuple[int, str, str]]  # (person, tier, lower tier)
+    canceled: list[int]  # people
+
+
+DEMO_SUBSCRIPTIONS = {
+    "us-east-1": DemoPlan(
+        groups=[("Platform", "PRO_PLUS"), ("Frontend", "PRO"), ("Data Science", "PRO_MAX")],
+        direct=[(2, "PRO"), (10, "POWER"), (4, "PRO_PLUS"), (12, "PRO")],
+        downgrade=[(18, "POWER", "PRO_PLUS")],
+        canceled=[12, 17],
+    ),
+    "eu-central-1": DemoPlan(
+        groups=[("Research", "PRO_PLUS"), ("Contractors", "PRO")],
+        direct=[(5, "PRO_MAX"), (13, "PRO"), (1, "PRO")],
+        downgrade=[],
+        canceled=[15, 23],
+    ),
+}
+
+
+def demo_active(number: int) -> bool:
+    """Whether demo person `number` has used Kiro (two in three have)."""
+    return number % 3 != 0
+
+
 def demo_people():
     """60 deterministic people: (user name, given, family)."""
     for i, (given, family) in enumerate((g, f) for f in FAMILY for g in GIVEN):
@@ -161,7 +195,56 @@ class Command(BaseCommand):
             )
             subscriptions_services.profile_settings_update(profile=profile, changes=settings, actor=actor)
             created += 1
+        created += self.seed_subscriptions(instance, actor)
         return created
+
+    def seed_subscriptions(self, instance, actor: Actor) -> int:
+        """DEMO_SUBSCRIPTIONS, through the services. Each step is taken only where it was not yet (an assignment
+        that exists, a subscription that exists, is Active or is Canceled is left alone): a second run calls no
+        service at all."""
+        people = {user_name: number for user_name, _given, _family, number in demo_people()}
+        users = {
+            people[user.user_name]: user
+            for user in DirectoryUser.objects.live().filter(identity_center=instance, user_name__in=list(people))
+        }
+        groups = {g.display_name: g for g in DirectoryGroup.objects.live().filter(identity_center=instance)}
+        before = Subscription.objects.count() + GroupAssignment.objects.count()
+        for region, plan in DEMO_SUBSCRIPTIONS.items():
+            profile = Profile.objects.live().filter(identity_center=instance, region_id=region).first()
+            if profile is None:
+                continue
+            for name, tier in plan.groups:
+                if not GroupAssignment.objects.filter(profile=profile, group=groups[name]).exists():
+                    subscriptions_services.group_assign(profile=profile, group=groups[name], tier=tier, actor=actor)
+            existing = set(Subscription.objects.filter(profile=profile).values_list("user_id", flat=True))
+            direct = [(number, tier) for number, tier in plan.direct if users[number].pk not in existing]
+            for tier in sorted({tier for _number, tier in direct}):
+                chosen = [users[number] for number, tier_ in direct if tier_ == tier]
+                subscriptions_services.subscription_subscribe(profile=profile, users=chosen, tier=tier, actor=actor)
+            for number, tier, lower in plan.downgrade:
+                if users[number].pk not in existing:
+                    user = users[number]
+                    subscriptions_services.subscription_subscribe(profile=profile, users=user, tier=tier, actor=actor)
+                    subscriptions_services.subscription_change_plan(
+                        profile=profile, users=user, tier=lower, actor=actor
+                    )
+            pending = Subscription.objects.filter(profile=profile, status=SubscriptionStatus.PENDING)
+            for subscription in pending.select_related("user").order_by("user__user_name"):
+                if demo_active(people.get(subscription.user.user_name, 0)):
+                    subscriptions_services.subscription_record_activity(
+                        subscription_id=subscription.pk, at=timezone.now()
+                    )
+            leaving = list(
+                Subscription.objects.filter(profile=profile, user__in=[users[n] for n in plan.canceled])
+                .exclude(status=SubscriptionStatus.CANCELED)
+                .select_related("user")
+                .order_by("user__user_name")
+            )
+            if leaving:
+                subscriptions_services.subscription_unsubscribe(
+                    profile=profile, users=[s.user for s in leaving], actor=actor
+                )
+        return Subscription.objects.count() + GroupAssignment.objects.count() - before
 
     def seed_directory(self, instance, actor: Actor) -> int:
         created = 0

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -15,6 +18,7 @@ from kiroconsole.roles import Cap, has_cap, requires
 from subscriptions import selectors, services
 from subscriptions.filters import ProfileFilter
 from subscriptions.forms import SECTIONS, SECTIONS_BY_SLUG, ProfileEditForm, ProfileForm, SettingsForm
+from subscriptions.models import SubscriptionStatus, Tier
 from subscriptions.tables import ProfileTable
 
 
@@ -75,12 +79,42 @@ def profile_create(request):
     return _render_profile_form(request, form)
 
 
+@dataclass
+class TierRow:
+    """A row of the profile page's subscriptions table: a tier's counts per status."""
+
+    tier: Tier
+    cells: list[tuple[SubscriptionStatus, int]]
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.cells)
+
+
 @requires(Cap.VIEW)
 @require_GET
 def profile_detail(request, profile_id: str):
     profile = selectors.profile_by_id(profile_id)
     settings = selectors.profile_settings(profile)
-    return render(request, "subscriptions/profile_detail.html", {"profile": profile, "settings": settings})
+    counts = selectors.subscription_counts(profile, timezone.now())
+    statuses = list(SubscriptionStatus)
+    rows = [
+        TierRow(tier=tier, cells=[(status, counts.get((tier.code, status), 0)) for status in statuses])
+        for tier in selectors.tier_catalogue()
+    ]
+    totals = [sum(row.cells[i][1] for row in rows) for i in range(len(statuses))]
+    return render(
+        request,
+        "subscriptions/profile_detail.html",
+        {
+            "profile": profile,
+            "settings": settings,
+            "statuses": statuses,
+            "tier_rows": rows,
+            "status_totals": totals,
+            "subscription_total": sum(totals),
+        },
+    )
 
 
 @requires(Cap.ORGANIZATION_CHANGE)
