@@ -17,6 +17,8 @@ Environment variables:
 from __future__ import annotations
 
 import os
+import secrets
+import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -43,10 +45,18 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 
+# The manage.py command this process runs, if any (None under gunicorn, the WSGI app or pytest).
+MANAGE_COMMAND = sys.argv[1] if Path(sys.argv[0]).name == "manage.py" and len(sys.argv) > 1 else None
+SERVING_COMMANDS = {"runserver", "testserver", "runmodwsgi"}  # commands that answer requests
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if DEBUG:
         SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789abcdefghijkl"  # noqa: S105
+    elif MANAGE_COMMAND is not None and MANAGE_COMMAND not in SERVING_COMMANDS:
+        # A command that serves no request (makemigrations, migrate, check, an import) signs nothing that outlives
+        # it: a key of its own, random, lets it run without the production secret. Serving still refuses below.
+        SECRET_KEY = secrets.token_urlsafe(50)
     else:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. In production set the SECRET_KEY environment variable to a long random "

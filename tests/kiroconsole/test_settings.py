@@ -36,9 +36,26 @@ def test_production_settings_pass_the_deploy_check():
 
 def test_missing_secret_key_in_production_refuses_to_start():
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
-    result = run_manage("check", env=env | {"SECRET_KEY": ""})
+    result = run_manage("runserver", "--noreload", "127.0.0.1:0", env=env | {"SECRET_KEY": ""})
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_missing_secret_key_refuses_to_serve_through_wsgi():
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE"}}
+    env |= {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import kiroconsole.wsgi"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_commands_that_serve_nothing_run_without_the_secret_key():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+    result = run_manage("makemigrations", "--check", "--dry-run", env=env | {"SECRET_KEY": ""})
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
 
 
 def test_pages_send_a_strict_content_security_policy_with_a_nonce(admin_client):
