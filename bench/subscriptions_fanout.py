@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench._organizations import execute, quoted_table, remove_organization
 from bench.harness import ROOT, BenchError, Context, analyze, register
 
 MEMBERS = 20_000  # the big group
@@ -34,53 +35,8 @@ ACCOUNT_ID = "999999999998"
 PROFILE_NAME = "bench fan-out"
 
 
-def _q(name: str) -> str:
-    from django.db import connection
-
-    return connection.ops.quote_name(name)
-
-
-def _table(model: Any) -> str:
-    return _q(model._meta.db_table)
-
-
-def _execute(sql: str, params: list | tuple = ()) -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
 def remove_bench_data() -> None:
-    """Everything this bench created, children first, with raw statements (past append-only guards)."""
-    from django.db import transaction
-
-    from accounts.models import AwsAccount, IdentityCenterInstance
-    from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
-    from kiroconsole.models import AuditEvent
-    from subscriptions.models import GroupAssignment, Profile, ProfileSettings, Subscription, SubscriptionPeriod
-
-    instance = IdentityCenterInstance.objects.filter(identity_store_id=STORE_ID).first()
-    with transaction.atomic():
-        for label in ("manage.py bench_fanout", "manage.py import_memberships"):
-            _execute(f"DELETE FROM {_table(AuditEvent)} WHERE actor_label = %s", [label])  # noqa: S608
-        if instance is None:
-            return
-        profiles = list(Profile.objects.filter(identity_center=instance).values_list("pk", flat=True))
-        subs = f"SELECT id FROM {_table(Subscription)} WHERE profile_id IN (SELECT id FROM {_table(Profile)} WHERE identity_center_id = %s)"  # noqa: E501, S608
-        ic = adapter_value(instance.pk)
-        _execute(f"DELETE FROM {_table(SubscriptionPeriod)} WHERE subscription_id IN ({subs})", [ic])  # noqa: S608
-        _execute(f"DELETE FROM {_table(Subscription)} WHERE id IN ({subs})", [ic])  # noqa: S608
-        GroupAssignment.objects.filter(profile_id__in=profiles).delete()
-        groups = f"SELECT id FROM {_table(DirectoryGroup)} WHERE identity_center_id = %s"  # noqa: S608
-        _execute(f"DELETE FROM {_table(GroupMembership)} WHERE group_id IN ({groups})", [ic])  # noqa: S608
-        _execute(f"DELETE FROM {_table(DirectoryGroup)} WHERE identity_center_id = %s", [ic])  # noqa: S608
-        _execute(f"DELETE FROM {_table(DirectoryUser)} WHERE identity_center_id = %s", [ic])  # noqa: S608
-        ProfileSettings.objects.filter(profile_id__in=profiles).delete()
-        _execute(f"DELETE FROM {_table(Profile)} WHERE identity_center_id = %s", [ic])  # noqa: S608
-        IdentityCenterInstance.objects.filter(pk=instance.pk).delete()
-        AwsAccount.objects.filter(account_id=ACCOUNT_ID).delete()
+    remove_organization(STORE_ID, ACCOUNT_ID, ("manage.py bench_fanout", "manage.py import_memberships"))
 
 
 def adapter_value(value: Any) -> Any:
@@ -189,12 +145,12 @@ def raw_insert_select(profile: Any, group: Any) -> int:
     new_id = "lower(hex(randomblob(16)))" if connection.vendor == "sqlite" else "gen_random_uuid()"
     now = adapter(Subscription, "updated_at")(timezone.now())
     sql = (
-        f"INSERT INTO {_table(Subscription)} (id, profile_id, user_id, status, tier_id, direct_opt_out, "  # noqa: S608
+        f"INSERT INTO {quoted_table(Subscription)} (id, profile_id, user_id, status, tier_id, direct_opt_out, "  # noqa: S608
         f"subscribed_at, updated_at) SELECT {new_id}, %s, m.user_id, 'PENDING', 'PRO', %s, %s, %s "
-        f"FROM {_table(GroupMembership)} m WHERE m.group_id = %s"
+        f"FROM {quoted_table(GroupMembership)} m WHERE m.group_id = %s"
     )
     with transaction.atomic():
-        count = _execute(sql, [profile.pk, False, now, now, adapter(GroupMembership, "group")(group.pk)])
+        count = execute(sql, [profile.pk, False, now, now, adapter(GroupMembership, "group")(group.pk)])
     if count != MEMBERS:
         raise BenchError(f"the raw INSERT ... SELECT wrote {count} rows, not {MEMBERS}")
     return count
@@ -207,11 +163,11 @@ def clear_subscriptions(profile: Any) -> None:
     from subscriptions.models import GroupAssignment, Subscription, SubscriptionPeriod
 
     with transaction.atomic():
-        subs = f"SELECT id FROM {_table(Subscription)} WHERE profile_id = %s"  # noqa: S608
-        _execute(f"DELETE FROM {_table(SubscriptionPeriod)} WHERE subscription_id IN ({subs})", [profile.pk])  # noqa: S608
-        _execute(f"DELETE FROM {_table(Subscription)} WHERE profile_id = %s", [profile.pk])  # noqa: S608
+        subs = f"SELECT id FROM {quoted_table(Subscription)} WHERE profile_id = %s"  # noqa: S608
+        execute(f"DELETE FROM {quoted_table(SubscriptionPeriod)} WHERE subscription_id IN ({subs})", [profile.pk])  # noqa: S608
+        execute(f"DELETE FROM {quoted_table(Subscription)} WHERE profile_id = %s", [profile.pk])  # noqa: S608
         GroupAssignment.objects.filter(profile=profile).delete()
-        _execute(f"DELETE FROM {_table(AuditEvent)} WHERE actor_label = %s", ["manage.py bench_fanout"])  # noqa: S608
+        execute(f"DELETE FROM {quoted_table(AuditEvent)} WHERE actor_label = %s", ["manage.py bench_fanout"])  # noqa: S608
 
 
 def run_import(path: Path, store: str) -> float:
@@ -277,7 +233,7 @@ def run(ctx: Context) -> None:
         def drop_imported() -> None:
             marks = ", ".join(["%s"] * len(group_ids))
             with transaction.atomic():
-                _execute(f"DELETE FROM {_table(GroupMembership)} WHERE group_id IN ({marks})", group_ids)  # noqa: S608
+                execute(f"DELETE FROM {quoted_table(GroupMembership)} WHERE group_id IN ({marks})", group_ids)  # noqa: S608
             clear_subscriptions(profile)
 
         import_runs = max(2, ctx.runs // 4)

@@ -14,9 +14,9 @@ import random
 import uuid
 from typing import Any
 
+from bench._organizations import remove_organization
 from bench.audit_log import administrator, logged_in_client
 from bench.harness import Context, Operation, analyze, http_get, register
-from bench.subscriptions_fanout import _execute, _table
 
 SUBSCRIPTIONS = 100_000
 GROUPS = 20
@@ -29,32 +29,7 @@ TIERS = ["PRO", "PRO_PLUS", "PRO_MAX", "POWER"]
 
 
 def remove_bench_data() -> None:
-    from django.db import transaction
-
-    from accounts.models import AwsAccount, IdentityCenterInstance
-    from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
-    from kiroconsole.bulk import adapter
-    from subscriptions.models import GroupAssignment, Profile, ProfileSettings, Subscription, SubscriptionPeriod
-
-    instance = IdentityCenterInstance.objects.filter(identity_store_id=STORE_ID).first()
-    if instance is None:
-        return
-    ic = adapter(DirectoryUser, "identity_center")(instance.pk)
-    profiles = list(Profile.objects.filter(identity_center=instance).values_list("pk", flat=True))
-    with transaction.atomic():
-        for profile in profiles:
-            subs = f"SELECT id FROM {_table(Subscription)} WHERE profile_id = %s"  # noqa: S608
-            _execute(f"DELETE FROM {_table(SubscriptionPeriod)} WHERE subscription_id IN ({subs})", [profile])  # noqa: S608
-            _execute(f"DELETE FROM {_table(Subscription)} WHERE profile_id = %s", [profile])  # noqa: S608
-        GroupAssignment.objects.filter(profile_id__in=profiles).delete()
-        groups = f"SELECT id FROM {_table(DirectoryGroup)} WHERE identity_center_id = %s"  # noqa: S608
-        _execute(f"DELETE FROM {_table(GroupMembership)} WHERE group_id IN ({groups})", [ic])  # noqa: S608
-        _execute(f"DELETE FROM {_table(DirectoryGroup)} WHERE identity_center_id = %s", [ic])  # noqa: S608
-        _execute(f"DELETE FROM {_table(DirectoryUser)} WHERE identity_center_id = %s", [ic])  # noqa: S608
-        ProfileSettings.objects.filter(profile_id__in=profiles).delete()
-        _execute(f"DELETE FROM {_table(Profile)} WHERE identity_center_id = %s", [ic])  # noqa: S608
-        IdentityCenterInstance.objects.filter(pk=instance.pk).delete()
-        AwsAccount.objects.filter(account_id=ACCOUNT_ID).delete()
+    remove_organization(STORE_ID, ACCOUNT_ID, ("manage.py bench_pages",))
 
 
 def build() -> dict[str, Any]:

@@ -122,8 +122,12 @@ class _Writer:
         self.now = now
         self.db_uuid = adapter(Subscription, "id")
         self.db_time = adapter(Subscription, "updated_at")
-        self.new: list[_Sub] = []  # subscriptions to create (their ids are given at the flush)
         self._times: dict[datetime, Any] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the rows written (after a flush)."""
+        self.new: list[_Sub] = []  # subscriptions to create (their ids are given at the flush)
         self.updates: list[tuple] = []
         self.settle_closes: list[tuple] = []  # (ends_at, subscription id): a due downgrade
         self.settle_opens: list[tuple] = []
@@ -185,7 +189,7 @@ class _Writer:
             if self.closes:
                 cursor.executemany(close, self.closes)
             insert_rows(SubscriptionPeriod, period_columns, self.opens)
-        self.__init__(self.profile, self.now)  # type: ignore[misc]
+        self.reset()
 
 
 def recompute(
