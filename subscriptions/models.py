@@ -127,6 +127,15 @@ class ProfileSettings(models.Model):
     mcp_registry_url = models.URLField("MCP registry URL", max_length=2048, blank=True)
     web_tools = models.BooleanField("web tools (web search and fetch)", default=True)
     overage_enabled = models.BooleanField("overages", default=False)
+    overage_shared_cap = models.DecimalField(
+        "shared monthly overage cap (credits)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="The most overage credits the whole profile may use in a month. Empty: no shared cap; 0: none.",
+    )
     model_availability = models.CharField(
         max_length=16, choices=ModelAvailability.choices, default=ModelAvailability.ALL
     )
@@ -138,6 +147,12 @@ class ProfileSettings(models.Model):
     class Meta:
         verbose_name = "profile settings"
         verbose_name_plural = "profile settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(overage_shared_cap__isnull=True) | models.Q(overage_shared_cap__gte=0),
+                name="settings_shared_cap_not_negative",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Settings of {self.profile}"
@@ -183,12 +198,27 @@ class GroupAssignment(models.Model):
     profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="group_assignments")
     group = models.ForeignKey("directory.DirectoryGroup", on_delete=models.PROTECT, related_name="assignments")
     tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    overage_cap = models.DecimalField(
+        "overage cap per member (credits a month)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Empty: no group cap. A member of several capped groups gets the highest of their caps.",
+    )
     assigned_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["profile", "group__display_name"]
-        constraints = [models.UniqueConstraint(fields=["profile", "group"], name="one_assignment_per_group")]
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "group"], name="one_assignment_per_group"),
+            models.CheckConstraint(
+                condition=models.Q(overage_cap__isnull=True) | models.Q(overage_cap__gte=0),
+                name="groupassignment_overage_cap_not_negative",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.group} in {self.profile} at {self.tier_id}"
@@ -220,6 +250,15 @@ class Subscription(models.Model):
     canceled_at = models.DateTimeField(null=True, blank=True)
     access_until = models.DateTimeField(null=True, blank=True)
     last_active_at = models.DateTimeField(null=True, blank=True)
+    overage_cap = models.DecimalField(
+        "overage cap (credits a month)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Empty: no cap of this user's own. 0: no overage for this user.",
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -239,6 +278,10 @@ class Subscription(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(status="ACTIVE") | models.Q(activated_at__isnull=False),
                 name="subscription_active_since",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(overage_cap__isnull=True) | models.Q(overage_cap__gte=0),
+                name="subscription_overage_cap_not_negative",
             ),
         ]
         indexes = [
