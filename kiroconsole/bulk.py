@@ -38,7 +38,7 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     connection = _connection()
     quote = connection.ops.quote_name
     columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)  # type: ignore[union-attr]
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, connection.wrap_database_errors:  # psycopg's errors as Django's
         if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy"):  # psycopg 3
             with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
                 for row in rows:

@@ -5,7 +5,7 @@ from typing import Literal
 
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from ninja import Schema
+from ninja import Field, Schema
 from pydantic import ConfigDict
 
 from accounts.api import account_or_error, region_or_error
@@ -73,6 +73,7 @@ class SettingsOut(Schema):
     mcp_registry_url: str
     web_tools: bool
     overage_enabled: bool
+    overage_shared_cap: str | None = Field(description="Credits a month for the whole profile's overage; null: none")
     model_availability: Literal["all", "approved"]
     approved_models: list[str]
     default_model: str | None
@@ -99,6 +100,7 @@ class SettingsPatch(Schema):
     mcp_registry_url: str | None = None
     web_tools: bool | None = None
     overage_enabled: bool | None = None
+    overage_shared_cap: str | int | None = None
     model_availability: Literal["all", "approved"] | None = None
     approved_models: list[str] | None = None
     default_model: str | None = None

@@ -106,8 +106,10 @@ SECTIONS = [
     SettingsSection(
         "overages",
         "Overages",
-        "Let users go on beyond their tier's monthly credits, at $0.04 a credit.",
-        ("overage_enabled",),
+        "Let users go on beyond their tier's monthly credits, at $0.04 a credit, up to the caps you set. The shared "
+        "cap limits the overage of the whole profile in a month; caps per group and per user are on the Users & "
+        "Groups tabs.",
+        ("overage_enabled", "overage_shared_cap"),
     ),
     SettingsSection(
         "models",
@@ -166,6 +168,8 @@ class SettingsForm(forms.ModelForm):
                 data[name] = sorted(m.code for m in value)
             elif name == "default_model":
                 data[name] = value.code if value else None
+            elif name == "overage_shared_cap":
+                data[name] = None if value is None else str(value)
             else:
                 data[name] = value
         return data

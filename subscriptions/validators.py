@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import urlsplit
 
 KMS_KEY_ARN = re.compile(
@@ -75,3 +77,28 @@ def https_url_error(value: str) -> str | None:
     if parts.username or parts.password:
         return "Don't put credentials in the URL."
     return None
+
+
+MAX_CAP = Decimal("1000000000")
+
+
+def parse_cap(value: Any) -> Decimal | None:
+    """An overage cap in credits (two decimals at most, not negative), or None for "no cap" (empty or null).
+    Raises ValueError with a message for a person."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool | float):
+        raise ValueError("Write the cap as a number of credits, like 500 or 500.50.")
+    try:
+        cap = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number of credits.") from None
+    if not cap.is_finite():
+        raise ValueError(f"{value!r} is not a number of credits.")
+    if cap < 0:
+        raise ValueError("A cap cannot be negative: 0 means no overage at all.")
+    if cap != cap.quantize(Decimal("0.01")):
+        raise ValueError("Credits have at most two decimals.")
+    if cap > MAX_CAP:
+        raise ValueError(f"Use a cap below {MAX_CAP:,} credits, or no cap.")
+    return cap.quantize(Decimal("0.01"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -216,12 +217,21 @@ BOOLEAN_SETTINGS = [
     "user_api_keys",
 ]
 TEXT_SETTINGS = ["kms_key_arn", "report_bucket", "report_prefix", "prompt_bucket", "prompt_prefix", "mcp_registry_url"]
-SETTINGS_FIELDS = [*BOOLEAN_SETTINGS, *TEXT_SETTINGS, "model_availability", "approved_models", "default_model"]
+SETTINGS_FIELDS = [
+    *BOOLEAN_SETTINGS,
+    *TEXT_SETTINGS,
+    "overage_shared_cap",
+    "model_availability",
+    "approved_models",
+    "default_model",
+]
 
 
 def settings_snapshot(settings: ProfileSettings) -> dict[str, Any]:
     """Every setting as plain values: approved models as their codes, the default model as its code."""
     data: dict[str, Any] = {name: getattr(settings, name) for name in [*BOOLEAN_SETTINGS, *TEXT_SETTINGS]}
+    cap = settings.overage_shared_cap
+    data["overage_shared_cap"] = None if cap is None else f"{cap:.2f}"  # a string: JSON, API and audit alike
     data["model_availability"] = settings.model_availability
     data["approved_models"] = sorted(m.code for m in settings.approved_models.all())
     data["default_model"] = settings.default_model.code if settings.default_model else None
@@ -250,6 +260,13 @@ def _normalize(changes: dict[str, Any], errors: dict) -> dict[str, Any]:
                 errors[field] = "Use a list of model ids."
             else:
                 clean[field] = sorted(set(value))
+        elif field == "overage_shared_cap":
+            try:
+                cap = validators.parse_cap(value)
+            except ValueError as error:
+                errors[field] = str(error)
+            else:
+                clean[field] = None if cap is None else f"{cap:.2f}"
         elif field == "default_model":
             if value is not None and not isinstance(value, str):
                 errors[field] = "Use a model id, or null for none."
@@ -327,6 +344,8 @@ def profile_settings_update(*, profile: Profile, changes: dict[str, Any], actor:
                 settings.approved_models.set([models_by_code[c] for c in merged[field]])
             elif field == "default_model":
                 settings.default_model = models_by_code[merged[field]] if merged[field] else None
+            elif field == "overage_shared_cap":
+                settings.overage_shared_cap = None if merged[field] is None else Decimal(merged[field])
             else:
                 setattr(settings, field, merged[field])
         settings.updated_at = timezone.now()

@@ -3,39 +3,15 @@ on SQLite (one writer at a time) and PostgreSQL (the profile's row lock)."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from directory import services as directory
 from subscriptions.models import Subscription, SubscriptionPeriod
 from subscriptions.services import group_assign, subscription_subscribe
 from tests.subscriptions.conftest import ACTOR
+from tests.threads import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(*jobs) -> list[BaseException]:
-    """Run the jobs in threads released together; the errors they raised."""
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def run(job):
-        try:
-            barrier.wait()
-            job()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return errors
 
 
 @pytest.mark.parametrize("round", range(3))

@@ -1,0 +1,207 @@
+"""Usage events, monthly balances and alerts (DOMAIN.md §3, §5).
+
+A usage event is appended once per idempotency key and never changed. The accepted ones are summed, in the same
+transaction, into the `Balance` of their subscription and month (plan and overage credits) and, for overage, the
+`ProfileBalance` the shared cap is held against. Balances change only by conditional `UPDATE ... F()` statements
+and are backed by check constraints, so no race can push them past the allowance; `manage.py check_balances`
+proves they equal the sums of the accepted events.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class ClientType(models.TextChoices):
+    """Where Kiro was used (the user activity report's `Client_Type`)."""
+
+    KIRO_IDE = "KIRO_IDE", "Kiro IDE"
+    KIRO_CLI = "KIRO_CLI", "Kiro CLI"
+
+
+class Outcome(models.TextChoices):
+    PLAN = "PLAN", "Accepted: plan credits"
+    OVERAGE = "OVERAGE", "Accepted: overage"
+    REJECTED = "REJECTED", "Rejected"
+
+
+class Reason(models.TextChoices):
+    """Why an event was rejected; the HTTP status a single event gets for it is in `credits.metering`."""
+
+    NOT_SUBSCRIBED = "not_subscribed", "The user has no subscription in this profile."
+    NOT_YET_SUBSCRIBED = "not_yet_subscribed", "The user was not subscribed yet when the event occurred."
+    ACCESS_ENDED = "access_ended", "The subscription was canceled and its access has ended."
+    USER_INACTIVE = "user_inactive", "The user is deactivated or deleted in the directory."
+    MODEL_NOT_APPROVED = "model_not_approved", "The model is not approved in this profile."
+    ALLOWANCE_EXHAUSTED = "allowance_exhausted", "The month's credits are used up and overage is off."
+    USER_CAP = "user_cap_reached", "The user's overage cap would be exceeded."
+    GROUP_CAP = "group_cap_reached", "The group overage cap would be exceeded."
+    SHARED_CAP = "shared_cap_reached", "The profile's shared overage cap would be exceeded."
+
+
+class UsageEvent(models.Model):
+    """One use of Kiro reported by a client (append-only). Rejected events are kept and count nowhere.
+
+    The answer given the first time (outcome, reason, plan and overage credits, credits remaining) is stored, so a
+    replay of the key gets it again; `payload_hash` tells a replay from another payload under the same key. Who
+    recorded it (API token or command, and from where) is the event's own audit record."""
+
+    id = models.BigAutoField(primary_key=True)
+    profile = models.ForeignKey("subscriptions.Profile", on_delete=models.PROTECT, related_name="usage_events")
+    idempotency_key = models.CharField(max_length=128)
+    payload_hash = models.CharField(max_length=64)
+    user = models.ForeignKey("directory.DirectoryUser", on_delete=models.PROTECT, related_name="usage_events")
+    subscription = models.ForeignKey(
+        "subscriptions.Subscription", null=True, blank=True, on_delete=models.PROTECT, related_name="usage_events"
+    )
+    credits = models.DecimalField(max_digits=12, decimal_places=2)
+    occurred_at = models.DateTimeField()
+    month = models.DateField(help_text="The first day of the (UTC) month the event counts in.")
+    client_type = models.CharField(max_length=16, choices=ClientType.choices)
+    model = models.CharField(max_length=64)
+    messages = models.PositiveIntegerField(default=1)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
+    plan_credits = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    overage_credits = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    remaining_credits = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=16)
+    recorded_by = models.CharField(max_length=200)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "idempotency_key"], name="usage_event_key_unique_per_profile"),
+            models.CheckConstraint(condition=Q(credits__gt=0), name="usage_event_credits_positive"),
+            models.CheckConstraint(
+                condition=Q(outcome="PLAN", plan_credits=F("credits"), overage_credits=0, reason="")
+                | Q(outcome="OVERAGE", plan_credits=0, overage_credits=F("credits"), reason="")
+                | (Q(outcome="REJECTED", plan_credits=0, overage_credits=0) & ~Q(reason="")),
+                name="usage_event_outcome_counts",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["subscription", "month"], name="usage_event_subscription_idx"),
+            models.Index(fields=["profile", "occurred_at"], name="usage_event_profile_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key}: {self.credits} credits, {self.get_outcome_display()}"
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome != Outcome.REJECTED
+
+
+def credits_of(hundredths: int) -> Decimal:
+    """Hundredths of a credit (how balances count, exactly on every database) as a Decimal of credits."""
+    return Decimal(hundredths).scaleb(-2)
+
+
+def hundredths_of(credits: Decimal) -> int:
+    return int(credits.scaleb(2))
+
+
+class Balance(models.Model):
+    """Credits a subscription used in one calendar month, counted in hundredths of a credit (integers: exact on
+    SQLite too, where decimals are stored as floating point). `plan` never passes `allowance` (the credits of the
+    highest tier held that month); `overage` is what went beyond it."""
+
+    subscription = models.ForeignKey("subscriptions.Subscription", on_delete=models.PROTECT, related_name="balances")
+    month = models.DateField()
+    allowance_hundredths = models.BigIntegerField()
+    plan_hundredths = models.BigIntegerField(default=0)
+    overage_hundredths = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["subscription", "-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "month"], name="balance_unique_per_month"),
+            models.CheckConstraint(condition=Q(plan_hundredths__gte=0), name="balance_plan_used_not_negative"),
+            models.CheckConstraint(
+                condition=Q(plan_hundredths__lte=F("allowance_hundredths")), name="balance_plan_within_allowance"
+            ),
+            models.CheckConstraint(condition=Q(overage_hundredths__gte=0), name="balance_overage_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription} {self.month:%Y-%m}: {self.plan_used}/{self.allowance} + {self.overage_used}"
+
+    @property
+    def allowance(self) -> Decimal:
+        return credits_of(self.allowance_hundredths)
+
+    @property
+    def plan_used(self) -> Decimal:
+        return credits_of(self.plan_hundredths)
+
+    @property
+    def overage_used(self) -> Decimal:
+        return credits_of(self.overage_hundredths)
+
+    @property
+    def used(self) -> Decimal:
+        return credits_of(self.plan_hundredths + self.overage_hundredths)
+
+
+class ProfileBalance(models.Model):
+    """Overage a whole profile used in one month (hundredths of a credit): what its shared cap is held against."""
+
+    profile = models.ForeignKey("subscriptions.Profile", on_delete=models.PROTECT, related_name="balances")
+    month = models.DateField()
+    overage_hundredths = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["profile", "-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "month"], name="profile_balance_unique_per_month"),
+            models.CheckConstraint(condition=Q(overage_hundredths__gte=0), name="profile_balance_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile} {self.month:%Y-%m}: {self.overage_used} overage credits"
+
+    @property
+    def overage_used(self) -> Decimal:
+        return credits_of(self.overage_hundredths)
+
+
+class NotificationKind(models.TextChoices):
+    ALLOWANCE = "ALLOWANCE", "Allowance threshold"
+    SHARED_CAP = "SHARED_CAP", "Shared overage cap reached"
+
+
+class Notification(models.Model):
+    """An alert shown in the console (and mailed to administrators): a user crossing 50, 75, 90 or 100% of the
+    month's allowance, or a profile reaching its shared overage cap. At most one per threshold and month
+    (`key` is unique), however many events race across it."""
+
+    key = models.CharField(max_length=120, unique=True)
+    profile = models.ForeignKey("subscriptions.Profile", on_delete=models.PROTECT, related_name="notifications")
+    subscription = models.ForeignKey(
+        "subscriptions.Subscription", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+    )
+    kind = models.CharField(max_length=16, choices=NotificationKind.choices)
+    month = models.DateField()
+    threshold = models.PositiveSmallIntegerField(help_text="Percent of the allowance (or of the cap).")
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["read_at", "created_at"], name="notification_unread_idx"),
+            models.Index(fields=["profile", "created_at"], name="notification_profile_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,71 @@
+"""Reads of the credits app: the querysets pages and the API show, and the balance check."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet, Sum
+
+from credits.models import Balance, Outcome, ProfileBalance, UsageEvent, hundredths_of
+from subscriptions.models import Profile
+
+CENT = Decimal("0.01")
+
+
+def usage_events(profile: Profile) -> QuerySet[UsageEvent]:
+    return UsageEvent.objects.filter(profile=profile).select_related("user")
+
+
+def balance_mismatches(profile: Profile | None = None) -> list[str]:
+    """Every balance that differs from the sum of its accepted events (and every sum without a balance), as
+    sentences; empty when the books agree. Sums are taken per (subscription, month) and per (profile, month)."""
+    events = UsageEvent.objects.exclude(outcome=Outcome.REJECTED)
+    balances = Balance.objects.all()
+    shared = ProfileBalance.objects.all()
+    if profile is not None:
+        events = events.filter(profile=profile)
+        balances = balances.filter(subscription__profile=profile)
+        shared = shared.filter(profile=profile)
+    expected: dict[tuple[Any, Any], list[int]] = {}
+    for sub_id, month, plan, overage in (
+        events.values("subscription_id", "month")
+        .annotate(plan=Sum("plan_credits"), overage=Sum("overage_credits"))
+        .values_list("subscription_id", "month", "plan", "overage")
+        .order_by()
+    ):
+        expected[(sub_id, month)] = [_h(plan), _h(overage)]
+    problems = []
+    for sub_id, month, plan, overage in balances.values_list(
+        "subscription_id", "month", "plan_hundredths", "overage_hundredths"
+    ):
+        want = expected.pop((sub_id, month), [0, 0])
+        if [plan, overage] != want:
+            problems.append(
+                f"subscription {sub_id} {month:%Y-%m}: balance {plan / 100:.2f} plan + {overage / 100:.2f} overage, "
+                f"events {want[0] / 100:.2f} + {want[1] / 100:.2f}"
+            )
+    for (sub_id, month), (plan, overage) in expected.items():
+        if plan or overage:
+            problems.append(
+                f"subscription {sub_id} {month:%Y-%m}: events {plan / 100:.2f} + {overage / 100:.2f}, no balance"
+            )
+    shared_expected = {
+        (profile_id, month): _h(overage)
+        for profile_id, month, overage in events.values("profile_id", "month")
+        .annotate(overage=Sum("overage_credits"))
+        .values_list("profile_id", "month", "overage")
+        .order_by()
+    }
+    for profile_id, month, overage in shared.values_list("profile_id", "month", "overage_hundredths"):
+        want_shared = shared_expected.get((profile_id, month), 0)
+        if overage != want_shared:
+            problems.append(
+                f"profile {profile_id} {month:%Y-%m}: shared balance {overage / 100:.2f}, "
+                f"events {want_shared / 100:.2f}"
+            )
+    return problems
+
+
+def _h(value: Any) -> int:
+    return hundredths_of(Decimal(str(value or 0)).quantize(CENT))

@@ -1,0 +1,631 @@
+"""Recording usage events: entitlement, plan credits, overage and caps, exactly under concurrency (DOMAIN.md §5).
+
+`usage_record` is the one door for the API (single events and batches) and `import_usage`. In one transaction it:
+1. answers replays from the stored events (same key and payload: the first answer; another payload: a conflict);
+2. resolves users and subscriptions and rejects what has no access (no subscription, access ended, user
+   deactivated, model not approved): rejected events are stored, counted nowhere;
+3. locks the balances it needs (`SELECT ... FOR UPDATE`, in id order; SQLite's IMMEDIATE transactions already
+   hold the database's write lock), decides every event in order in memory: plan use while it fits the
+   allowance, else overage where the profile allows it and every cap holds (user, group, shared), else rejected;
+   an event is never split;
+4. writes the events in one statement and each balance once, by a conditional `UPDATE ... F()` whose condition
+   repeats the limit (the check constraints hold it too), so a wrong decision would fail rather than overspend;
+5. activates Pending subscriptions and moves "last active", and raises threshold alerts.
+Two requests racing for the same key: the loser's insert fails on the unique key, its transaction rolls back and
+it is run again, now answering from the winner's event.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from credits.events import EventIn
+from credits.models import (
+    Balance,
+    Outcome,
+    ProfileBalance,
+    Reason,
+    UsageEvent,
+    credits_of,
+    hundredths_of,
+)
+from credits.services.alerts import Alerts
+from directory.models import DirectoryUser
+from kiroconsole.audit import Actor
+from kiroconsole.bulk import adapter, insert_rows
+from subscriptions.calendar import month_start, next_month_start
+from subscriptions.models import (
+    GroupAssignment,
+    ModelAvailability,
+    Profile,
+    ProfileSettings,
+    Subscription,
+    SubscriptionPeriod,
+    SubscriptionStatus,
+    Tier,
+)
+from subscriptions.services import subscription_record_activity
+
+ACCESS_REASONS = {
+    Reason.NOT_SUBSCRIBED,
+    Reason.NOT_YET_SUBSCRIBED,
+    Reason.ACCESS_ENDED,
+    Reason.USER_INACTIVE,
+    Reason.MODEL_NOT_APPROVED,
+}
+RETRIES = 5
+CENT = Decimal("0.01")
+
+
+class UnknownUser(Exception):
+    """An event names no user of this profile's directory (bad input: nothing is stored for it)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Result:
+    """The answer to one event, as the API gives it."""
+
+    key: str
+    status: str  # "accepted" or "rejected"
+    outcome: str = ""
+    reason: str = ""
+    detail: str = ""
+    plan_credits: Decimal = Decimal("0.00")
+    overage_credits: Decimal = Decimal("0.00")
+    remaining_credits: Decimal = Decimal("0.00")
+    replayed: bool = False
+    conflict: bool = False
+    invalid_field: str = ""
+
+    @property
+    def http_status(self) -> int:
+        """A single event's status (CONTRACTS.md): 201 accepted, 200 replay, 402 credits or cap, 403 not
+        entitled, 409 key reused for another payload, 422 bad input."""
+        if self.conflict:
+            return 409
+        if self.invalid_field:
+            return 422
+        if self.status == "accepted":
+            return 200 if self.replayed else 201
+        return 403 if self.reason in ACCESS_REASONS else 402
+
+    @classmethod
+    def invalid(cls, key: str, field: str, message: str) -> Result:
+        return cls(key=key, status="rejected", reason="invalid", detail=message, invalid_field=field)
+
+    @classmethod
+    def of_event(cls, event: dict[str, Any], replayed: bool = False) -> Result:
+        """The answer stored with an event (a `values()` row)."""
+        outcome, reason = event["outcome"], event["reason"]
+        return cls(
+            key=event["idempotency_key"],
+            status="rejected" if outcome == Outcome.REJECTED else "accepted",
+            outcome=outcome,
+            reason=reason,
+            detail=Reason(reason).label if reason else "",
+            plan_credits=Decimal(event["plan_credits"]).quantize(CENT),
+            overage_credits=Decimal(event["overage_credits"]).quantize(CENT),
+            remaining_credits=Decimal(event["remaining_credits"]).quantize(CENT),
+            replayed=replayed,
+        )
+
+
+@dataclass
+class _Account:
+    """A balance being decided: its locked values and what this call adds."""
+
+    pk: int
+    allowance: int
+    plan: int
+    overage: int
+    start_plan: int = 0
+    start_overage: int = 0
+    start_allowance: int = 0
+
+    def __post_init__(self) -> None:
+        self.start_plan, self.start_overage, self.start_allowance = self.plan, self.overage, self.allowance
+
+
+@dataclass
+class _Context:
+    profile: Profile
+    settings: ProfileSettings
+    now: datetime.datetime
+    tiers: dict[str, Tier]
+    approved: frozenset[str] | None
+    group_caps: dict[Any, int] | None = None
+    shared: dict[datetime.date, _Account] = field(default_factory=dict)
+
+
+def usage_record(*, profile: Profile, events: Sequence[EventIn], actor: Actor, now=None) -> list[Result]:
+    """Record `events` (already parsed by `credits.events.event_parse`) in `profile`; the answers, in order.
+    Raises UnknownUser only through `usage_record_one`; in a batch an unknown user is that event's answer."""
+    now = now or timezone.now()
+    for attempt in range(RETRIES):
+        try:
+            with transaction.atomic():
+                return _record(profile, events, actor, now)
+        except IntegrityError:
+            # Another request inserted one of these keys first: run again, it is now a replay (or a conflict).
+            if attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _find_existing(profile: Profile, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    return {
+        row["idempotency_key"]: dict(row)
+        for row in UsageEvent.objects.filter(profile=profile, idempotency_key__in=list(keys)).values(
+            "idempotency_key",
+            "payload_hash",
+            "outcome",
+            "reason",
+            "plan_credits",
+            "overage_credits",
+            "remaining_credits",
+        )
+    }
+
+
+def _users(profile: Profile, events: Sequence[EventIn]) -> tuple[dict[Any, Any], dict[str, Any]]:
+    ids = {event.user_id for event in events if event.user_id}
+    names = {event.user_name.lower() for event in events if event.user_name}
+    condition = Q()
+    if ids:
+        condition |= Q(pk__in=ids)
+    if names:
+        condition |= Q(identity_center_id=profile.identity_center_id, deleted_at__isnull=True, lower_name__in=names)
+    if not condition:
+        return {}, {}
+    users = list(
+        DirectoryUser.objects.annotate(lower_name=Lower("user_name"))
+        .filter(condition)
+        .only("id", "identity_center_id", "user_name", "active", "deleted_at")
+    )
+    by_id = {user.pk: user for user in users}
+    by_name = {
+        user.user_name.lower(): user
+        for user in users
+        if user.identity_center_id == profile.identity_center_id and user.deleted_at is None
+    }
+    return by_id, by_name
+
+
+def _user_of(event: EventIn, profile: Profile, by_id: dict, by_name: dict) -> DirectoryUser:
+    if event.user_id is not None:
+        user = by_id.get(event.user_id)
+        if user is None:
+            raise UnknownUser(f"No user {event.user_id} in the directory.")
+        if user.identity_center_id != profile.identity_center_id:
+            raise UnknownUser(f"User {event.user_id} is in another directory than this profile's.")
+        return user
+    user = by_name.get((event.user_name or "").lower())
+    if user is None:
+        raise UnknownUser(f"No user named {event.user_name!r} in this profile's directory.")
+    return user
+
+
+def _access_reason(event: EventIn, user: DirectoryUser, sub: Subscription | None, ctx: _Context) -> str:
+    at = event.at(ctx.now)
+    if not user.active or user.deleted_at is not None:
+        return Reason.USER_INACTIVE
+    if sub is None:
+        return Reason.NOT_SUBSCRIBED
+    if at < sub.subscribed_at:
+        return Reason.NOT_YET_SUBSCRIBED
+    if not sub.has_access(at):
+        return Reason.ACCESS_ENDED
+    if ctx.approved is not None and event.model not in ctx.approved:
+        return Reason.MODEL_NOT_APPROVED
+    return ""
+
+
+def _allowances(subs: dict[Any, Subscription], months: set[tuple[Any, datetime.date]], ctx: _Context) -> dict:
+    """Hundredths of a credit each (subscription, month) may use as plan credits: the credits of the highest tier
+    held that month (a downgrade keeps the higher tier to the month's end, DOMAIN.md §4 rule 4)."""
+    current = month_start(ctx.now).date()
+    result: dict[tuple[Any, datetime.date], int] = {}
+    earlier = [(sub_id, month) for sub_id, month in months if month != current]
+    highest: dict[tuple[Any, datetime.date], int] = {}
+    if earlier:
+        start = min(month for _, month in earlier)
+        periods = SubscriptionPeriod.objects.filter(
+            subscription_id__in={sub_id for sub_id, _ in earlier}, starts_at__lt=next_month_start(_dt(start))
+        ).filter(Q(ends_at__isnull=True) | Q(ends_at__gt=_dt(start)))
+        for sub_id, tier_id, starts, ends in periods.values_list("subscription_id", "tier_id", "starts_at", "ends_at"):
+            for month in {m for s, m in earlier if s == sub_id}:
+                if starts < next_month_start(_dt(month)) and (ends is None or ends > _dt(month)):
+                    credits = ctx.tiers[tier_id].monthly_credits * 100
+                    highest[(sub_id, month)] = max(highest.get((sub_id, month), 0), credits)
+    for sub_id, month in months:
+        sub = subs[sub_id]
+        if month == current:
+            result[(sub_id, month)] = ctx.tiers[sub.effective_tier_id(ctx.now)].monthly_credits * 100
+        else:
+            result[(sub_id, month)] = highest.get((sub_id, month)) or ctx.tiers[sub.tier_id].monthly_credits * 100
+    return result
+
+
+def _dt(month: datetime.date) -> datetime.datetime:
+    return datetime.datetime(month.year, month.month, 1, tzinfo=datetime.UTC)
+
+
+def _lock_balances(pairs: dict[tuple[Any, datetime.date], int]) -> dict[tuple[Any, datetime.date], _Account]:
+    """The balances of `pairs` (created where missing), locked in id order, with their allowance raised to the
+    given one where the tier went up since."""
+    sub_ids = {sub_id for sub_id, _ in pairs}
+    months = {month for _, month in pairs}
+
+    def locked() -> dict[tuple[Any, datetime.date], _Account]:
+        rows = (
+            Balance.objects.select_for_update()
+            .filter(subscription_id__in=sub_ids, month__in=months)
+            .order_by("pk")
+            .values_list(
+                "pk", "subscription_id", "month", "allowance_hundredths", "plan_hundredths", "overage_hundredths"
+            )
+        )
+        return {
+            (sub_id, month): _Account(pk=pk, allowance=allowance, plan=plan, overage=overage)
+            for pk, sub_id, month, allowance, plan, overage in rows
+            if (sub_id, month) in pairs
+        }
+
+    accounts = locked()
+    missing = [pair for pair in pairs if pair not in accounts]
+    if missing:
+        now = timezone.now()
+        Balance.objects.bulk_create(
+            [
+                Balance(
+                    subscription_id=sub_id, month=month, allowance_hundredths=pairs[(sub_id, month)], updated_at=now
+                )
+                for sub_id, month in missing
+            ],
+            ignore_conflicts=True,
+        )
+        accounts = locked()
+    for pair, account in accounts.items():
+        account.allowance = max(account.allowance, pairs[pair])
+    return accounts
+
+
+def _group_caps(ctx: _Context, user_ids: set[Any]) -> dict[Any, int]:
+    """The group overage cap of each user: the highest cap among the user's capped, assigned groups (groups
+    without a cap do not lift it)."""
+    rows = (
+        GroupAssignment.objects.filter(
+            profile=ctx.profile, overage_cap__isnull=False, group__memberships__user_id__in=user_ids
+        )
+        .values("group__memberships__user_id")
+        .annotate(cap=Max("overage_cap"))
+        .values_list("group__memberships__user_id", "cap")
+    )
+    return {user_id: hundredths_of(cap) for user_id, cap in rows}
+
+
+def _shared_account(ctx: _Context, month: datetime.date) -> _Account:
+    if month not in ctx.shared:
+        ProfileBalance.objects.bulk_create(
+            [ProfileBalance(profile=ctx.profile, month=month, updated_at=timezone.now())], ignore_conflicts=True
+        )
+        pk, overage = (
+            ProfileBalance.objects.select_for_update()
+            .filter(profile=ctx.profile, month=month)
+            .values_list("pk", "overage_hundredths")
+            .get()
+        )
+        ctx.shared[month] = _Account(pk=pk, allowance=0, plan=0, overage=overage)
+    return ctx.shared[month]
+
+
+def _decide(
+    event: EventIn, sub: Subscription, account: _Account, month: datetime.date, ctx: _Context
+) -> tuple[str, str]:
+    """The outcome and reason of one entitled event against the balances as they stand (DOMAIN.md §5 rules 3 and 4)."""
+    amount = hundredths_of(event.credits)
+    if account.plan + amount <= account.allowance:
+        account.plan += amount
+        return Outcome.PLAN, ""
+    if not ctx.settings.overage_enabled:
+        return Outcome.REJECTED, Reason.ALLOWANCE_EXHAUSTED
+    if sub.overage_cap is not None and account.overage + amount > hundredths_of(sub.overage_cap):
+        return Outcome.REJECTED, Reason.USER_CAP
+    if ctx.group_caps is None:
+        raise _NeedGroupCaps
+    group_cap = ctx.group_caps.get(sub.user_id)
+    if group_cap is not None and account.overage + amount > group_cap:
+        return Outcome.REJECTED, Reason.GROUP_CAP
+    # The profile's overage is always counted, so a shared cap set in the middle of a month holds against all of it.
+    shared = _shared_account(ctx, month)
+    shared_cap = ctx.settings.overage_shared_cap
+    if shared_cap is not None and shared.overage + amount > hundredths_of(shared_cap):
+        return Outcome.REJECTED, Reason.SHARED_CAP
+    shared.overage += amount
+    account.overage += amount
+    return Outcome.OVERAGE, ""
+
+
+class _NeedGroupCaps(Exception):
+    pass
+
+
+def _context(profile: Profile, now: datetime.datetime) -> _Context:
+    settings = ProfileSettings.objects.get(profile=profile)
+    approved = None
+    if settings.model_availability == ModelAvailability.APPROVED:
+        approved = frozenset(settings.approved_models.values_list("code", flat=True))
+    return _Context(profile=profile, settings=settings, now=now, tiers=_tiers(), approved=approved)
+
+
+def _tiers() -> dict[str, Tier]:
+    return {tier.code: tier for tier in Tier.objects.all()}
+
+
+def _record(profile: Profile, events: Sequence[EventIn], actor: Actor, now: datetime.datetime) -> list[Result]:
+    results: list[Result | None] = [None] * len(events)
+    existing = _find_existing(profile, {event.key for event in events})
+    first_in_call: dict[str, int] = {}
+    todo: list[int] = []
+    for index, event in enumerate(events):
+        stored = existing.get(event.key)
+        if stored is not None:
+            results[index] = _replay(event, stored)
+        elif event.key in first_in_call:
+            pass  # answered after the first one with this key is decided
+        else:
+            first_in_call[event.key] = index
+            todo.append(index)
+    if todo:
+        _decide_new(profile, events, todo, results, actor, now)
+    for index, event in enumerate(events):
+        if results[index] is None:  # a key repeated within the call: a replay of its first occurrence
+            first = results[first_in_call[event.key]]
+            assert first is not None
+            if first.invalid_field:
+                results[index] = first
+            elif events[first_in_call[event.key]].payload_hash != event.payload_hash:
+                results[index] = _conflict(event.key)
+            else:
+                results[index] = Result(**{**first.__dict__, "replayed": True})
+    return [result for result in results if result is not None]
+
+
+def _replay(event: EventIn, stored: dict) -> Result:
+    if stored["payload_hash"] != event.payload_hash:
+        return _conflict(event.key)
+    return Result.of_event(stored, replayed=True)
+
+
+def _conflict(key: str) -> Result:
+    return Result(
+        key=key,
+        status="rejected",
+        reason="idempotency_conflict",
+        detail="This idempotency key was used before with another payload; nothing was counted.",
+        conflict=True,
+    )
+
+
+def _decide_new(
+    profile: Profile,
+    events: Sequence[EventIn],
+    todo: list[int],
+    results: list[Result | None],
+    actor: Actor,
+    now: datetime.datetime,
+) -> None:
+    ctx = _context(profile, now)
+    by_id, by_name = _users(profile, [events[i] for i in todo])
+    users: dict[int, DirectoryUser] = {}
+    for index in todo:
+        try:
+            users[index] = _user_of(events[index], profile, by_id, by_name)
+        except UnknownUser as error:
+            results[index] = Result.invalid(events[index].key, "user_id", error.message)
+    names = {user.pk: user.user_name for user in users.values()}
+    subs = {
+        sub.user_id: sub
+        for sub in Subscription.objects.filter(profile=profile, user_id__in={u.pk for u in users.values()}).only(
+            "id",
+            "user_id",
+            "status",
+            "tier_id",
+            "next_tier_id",
+            "next_tier_from",
+            "subscribed_at",
+            "access_until",
+            "last_active_at",
+            "overage_cap",
+        )
+    }
+    reasons: dict[int, str] = {}
+    needs: dict[tuple[Any, datetime.date], None] = {}
+    for index, user in users.items():
+        sub = subs.get(user.pk)
+        reasons[index] = _access_reason(events[index], user, sub, ctx)
+        if not reasons[index]:
+            assert sub is not None
+            needs[(sub.pk, month_start(events[index].at(now)).date())] = None
+    subs_by_id = {sub.pk: sub for sub in subs.values()}
+    accounts = _lock_balances(_allowances(subs_by_id, set(needs), ctx)) if needs else {}
+    if needs and connection.vendor != "sqlite":
+        # Another request may have recorded some of these keys while this one waited for the locks (SQLite's
+        # IMMEDIATE transaction excluded that from its start): those are replays now.
+        index_of = {events[i].key: i for i in todo}
+        for key, stored in _find_existing(profile, index_of).items():
+            index = index_of[key]
+            results[index] = _replay(events[index], stored)
+            users.pop(index, None)
+    alerts = Alerts(ctx.profile, ctx.settings)
+
+    rows: list[tuple] = []
+    activity: dict[Any, datetime.datetime] = {}
+    convert = _converters()
+    received = timezone.now()
+    for index in todo:
+        if index not in users:
+            continue
+        event, user = events[index], users[index]
+        sub = subs.get(user.pk)
+        at = event.at(now)
+        month = month_start(at).date()
+        reason = reasons[index]
+        outcome: str = Outcome.REJECTED
+        account = None
+        if not reason:
+            assert sub is not None
+            account = accounts[(sub.pk, month)]
+            try:
+                outcome, reason = _decide(event, sub, account, month, ctx)
+            except _NeedGroupCaps:
+                ctx.group_caps = _group_caps(ctx, {u.pk for u in users.values()})
+                outcome, reason = _decide(event, sub, account, month, ctx)
+            if outcome != Outcome.REJECTED:
+                activity[sub.pk] = max(at, activity.get(sub.pk, at))
+            elif reason == Reason.SHARED_CAP:
+                alerts.shared_cap_reached(month)
+        plan = event.credits if outcome == Outcome.PLAN else Decimal("0.00")
+        overage = event.credits if outcome == Outcome.OVERAGE else Decimal("0.00")
+        remaining = credits_of(max(account.allowance - account.plan, 0)) if account else Decimal("0.00")
+        results[index] = Result(
+            key=event.key,
+            status="rejected" if outcome == Outcome.REJECTED else "accepted",
+            outcome=outcome,
+            reason=reason,
+            detail=Reason(reason).label if reason else "",
+            plan_credits=plan,
+            overage_credits=overage,
+            remaining_credits=remaining,
+        )
+        rows.append(
+            (
+                profile.pk,
+                event.key,
+                event.payload_hash,
+                convert["user_id"](user.pk),
+                convert["subscription_id"](sub.pk) if sub else None,
+                convert["credits"](event.credits),
+                convert["occurred_at"](at),
+                convert["month"](month),
+                event.client_type,
+                event.model,
+                event.messages,
+                outcome,
+                reason,
+                convert["plan_credits"](plan),
+                convert["overage_credits"](overage),
+                convert["remaining_credits"](remaining),
+                convert["received_at"](received),
+                actor.source,
+                actor.label[:200],
+                actor.remote_addr,
+            )
+        )
+    insert_rows(UsageEvent, EVENT_FIELDS, rows)
+    _write_balances(accounts.values(), ctx.shared.values(), received)
+    for (sub_id, month), account in accounts.items():
+        alerts.allowance(subs_by_id[sub_id], names[subs_by_id[sub_id].user_id], month, account)
+    for sub_id, at in activity.items():
+        sub = subs_by_id[sub_id]
+        if sub.status == SubscriptionStatus.PENDING:
+            subscription_record_activity(subscription_id=sub_id, at=at)
+        elif sub.last_active_at is None or sub.last_active_at < at:
+            Subscription.objects.filter(pk=sub_id).filter(
+                Q(last_active_at__isnull=True) | Q(last_active_at__lt=at)
+            ).update(last_active_at=at)
+    if ctx.settings.overage_shared_cap is not None:
+        for month, shared in ctx.shared.items():
+            alerts.shared_cap(month, shared, hundredths_of(ctx.settings.overage_shared_cap))
+    alerts.save()
+
+
+EVENT_FIELDS = (
+    "profile_id",
+    "idempotency_key",
+    "payload_hash",
+    "user_id",
+    "subscription_id",
+    "credits",
+    "occurred_at",
+    "month",
+    "client_type",
+    "model",
+    "messages",
+    "outcome",
+    "reason",
+    "plan_credits",
+    "overage_credits",
+    "remaining_credits",
+    "received_at",
+    "source",
+    "recorded_by",
+    "remote_addr",
+)
+
+
+def _converters() -> dict[str, Any]:
+    return {name: adapter(UsageEvent, name) for name in EVENT_FIELDS}
+
+
+def _write_balances(accounts: Iterable[_Account], shared: Iterable[_Account], now: datetime.datetime) -> None:
+    """Each changed balance once, by a conditional UPDATE that re-checks the limit: it must change exactly the
+    rows decided, or the transaction fails (nothing counted) rather than overspend."""
+    changed = [
+        a
+        for a in accounts
+        if a.plan != a.start_plan or a.overage != a.start_overage or a.allowance != a.start_allowance
+    ]
+    if changed:
+        table = connection.ops.quote_name(Balance._meta.db_table)
+        sql = (
+            f"UPDATE {table} SET plan_hundredths = plan_hundredths + %s, "  # noqa: S608
+            "overage_hundredths = overage_hundredths + %s, allowance_hundredths = %s, updated_at = %s "
+            "WHERE id = %s AND plan_hundredths + %s <= %s"
+        )
+        stamp = adapter(Balance, "updated_at")(now)
+        params = [
+            (
+                a.plan - a.start_plan,
+                a.overage - a.start_overage,
+                a.allowance,
+                stamp,
+                a.pk,
+                a.plan - a.start_plan,
+                a.allowance,
+            )
+            for a in changed
+        ]
+        _update_exactly(sql, params)
+    for account in shared:
+        if account.overage != account.start_overage:
+            updated = ProfileBalance.objects.filter(pk=account.pk).update(
+                overage_hundredths=F("overage_hundredths") + (account.overage - account.start_overage), updated_at=now
+            )
+            if updated != 1:
+                raise IntegrityError("profile balance changed under its lock")
+
+
+def _update_exactly(sql: str, params: list[tuple]) -> None:
+    with connection.cursor() as cursor:
+        if len(params) == 1:
+            cursor.execute(sql, params[0])
+            count = cursor.rowcount
+        else:
+            cursor.executemany(sql, params)
+            count = cursor.rowcount
+    if count != len(params):
+        raise IntegrityError(f"balances changed under their locks ({count} of {len(params)} updated)")
