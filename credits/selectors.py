@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -69,3 +70,12 @@ def balance_mismatches(profile: Profile | None = None) -> list[str]:
 
 def _h(value: Any) -> int:
     return hundredths_of(Decimal(str(value or 0)).quantize(CENT))
+
+
+def profile_overage_credits(profile: Profile, start: datetime.datetime, end: datetime.datetime) -> Decimal:
+    """Overage credits the profile used in the months from `start` to `end` (the bill's overage line), read from
+    the profile's monthly balance: one row a month, whatever the number of events."""
+    total = ProfileBalance.objects.filter(profile=profile, month__gte=start.date(), month__lt=end.date()).aggregate(
+        total=Sum("overage_hundredths")
+    )["total"]
+    return Decimal(total or 0).scaleb(-2).quantize(CENT)

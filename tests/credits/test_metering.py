@@ -303,3 +303,16 @@ def test_timestamps_are_the_events_own_and_now_by_default(metered, clock):
     record(metered.profile, event(metered.users["ann"], "1"))
     assert UsageEvent.objects.get().occurred_at == now
     assert UsageEvent.objects.get().month == datetime.date(2026, 11, 1)
+
+
+def test_the_bill_counts_the_months_overage_at_4_cents(metered):
+    from subscriptions.billing import profile_bill
+    from subscriptions.calendar import parse_month
+
+    overage(metered.profile)
+    ann = metered.users["ann"]
+    record(metered.profile, event(ann, "1000"), event(ann, "250.25"))
+    bill = profile_bill(metered.profile, parse_month("2026-11"))
+    assert (bill.overage_credits, bill.overage_amount) == (Decimal("250.25"), Decimal("10.01"))
+    assert bill.total == Decimal("20.00") + Decimal("10.01")  # ann's Pro seat (bob never used Kiro: pending)
+    assert profile_bill(metered.profile, parse_month("2026-10")).overage_credits == 0
