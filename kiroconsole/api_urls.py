@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from ninja import NinjaAPI
 
 from accounts.api import router as accounts_router
+from credits.api import router as credits_router
 from directory.api import router as directory_router
 from kiroconsole.api import router as console_router
 from kiroconsole.errors import ConflictError
@@ -29,6 +30,7 @@ api.add_router("", accounts_router)
 api.add_router("", directory_router)
 api.add_router("", subscriptions_router)
 api.add_router("", subscribing_router)
+api.add_router("", credits_router)
 
 
 @api.exception_handler(ConflictError)
