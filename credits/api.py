@@ -13,14 +13,14 @@ from django.utils import timezone
 from ninja import Schema
 from ninja.responses import Status
 
-from credits import services
+from credits import catalogue, services
+from credits import selectors as credit_selectors
 from credits.events import FIELDS, EventIn, EventInvalid, event_parse, json_loads
 from credits.models import ClientType
 from directory.models import DirectoryUser
 from kiroconsole.api import GuardedRouter, api_actor, requires
 from kiroconsole.roles import Cap
 from subscriptions import selectors
-from subscriptions.models import AiModel
 
 router = GuardedRouter(tags=["metering"])
 MAX_BATCH = 1000
@@ -153,7 +153,8 @@ def _invalid(detail) -> Status:
 )
 @requires(Cap.METERING_POST)
 def post_usage_events(request, profile_id: str):
-    profile = selectors.profile_by_id(profile_id)
+    settings = credit_selectors.metering_settings(profile_id)
+    profile = settings.profile
     try:
         body = json_loads(request.body or b"")
     except (ValueError, UnicodeDecodeError) as error:
@@ -161,14 +162,14 @@ def post_usage_events(request, profile_id: str):
     if not isinstance(body, dict):
         return _invalid('Send one event as a JSON object, or {"events": [...]}.')
     now = timezone.now()
-    models = frozenset(AiModel.objects.filter(active=True).values_list("code", flat=True))
+    models = catalogue.model_codes()
     actor = api_actor(request)
     if "events" not in body:
         try:
             event = event_parse(body, now=now, models=models)
         except EventInvalid as error:
             return _invalid({error.field: [error.message]})
-        [result] = services.usage_record(profile=profile, events=[event], actor=actor, now=now)
+        [result] = services.usage_record(profile=profile, events=[event], actor=actor, now=now, settings=settings)
         if result.invalid_field:  # an unknown user, or one of another directory
             return _invalid({"user_id" if event.user_id else "user_name": [result.detail]})
         return Status(result.http_status, _out(result))
@@ -189,7 +190,9 @@ def post_usage_events(request, profile_id: str):
             key = raw.get("idempotency_key") if isinstance(raw, dict) else None
             parsed.append(services.Result.invalid(str(key or ""), error.field, f"{error.field}: {error.message}"))
     events = [item for item in parsed if isinstance(item, EventIn)]
-    recorded = iter(services.usage_record(profile=profile, events=events, actor=actor, now=now) if events else [])
+    recorded = iter(
+        services.usage_record(profile=profile, events=events, actor=actor, now=now, settings=settings) if events else []
+    )
     results = [item if isinstance(item, services.Result) else next(recorded) for item in parsed]
     accepted = sum(result.status == "accepted" for result in results)
     return Status(

@@ -9,6 +9,7 @@ class CreditsConfig(AppConfig):
 
     def ready(self) -> None:
         """The bill of a month counts the overage credits recorded here (subscriptions.billing.OVERAGE_SOURCES)."""
+        from credits import catalogue  # noqa: F401  (connects its cache clearing to catalogue changes)
         from credits.selectors import profile_overage_credits
         from subscriptions import billing
 

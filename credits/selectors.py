@@ -7,11 +7,24 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet, Sum
+from django.http import Http404
 
 from credits.models import Balance, Outcome, ProfileBalance, UsageEvent, hundredths_of
-from subscriptions.models import Profile
+from subscriptions.models import Profile, ProfileSettings
 
 CENT = Decimal("0.01")
+
+
+def metering_settings(profile_id: str) -> ProfileSettings:
+    """The settings of a live profile with the profile itself (one query for the metering path), or 404."""
+    settings = (
+        ProfileSettings.objects.select_related("profile")
+        .filter(profile__profile_id=profile_id, profile__deleted_at__isnull=True)
+        .first()
+    )
+    if settings is None:
+        raise Http404("No such Kiro profile.")
+    return settings
 
 
 def usage_events(profile: Profile) -> QuerySet[UsageEvent]:

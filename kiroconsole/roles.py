@@ -85,14 +85,17 @@ def user_role(user: Any) -> Role | None:
     if hasattr(user, "_kiro_role"):
         cached: Role | None = user._kiro_role
         return cached
-    role: Role | None
-    if user.is_superuser:
-        role = Role.ADMINISTRATOR
-    else:
-        names = {g.name for g in user.groups.all()}
-        role = next((r for r in ROLE_PRIORITY if r.value in names), None)
+    role = Role.ADMINISTRATOR if user.is_superuser else role_of(user, {g.name for g in user.groups.all()})
     user._kiro_role = role
     return role
+
+
+def role_of(user: Any, group_names: set[str]) -> Role | None:
+    """The role of an active console user in these groups: superusers are administrators; the most powerful
+    role group counts."""
+    if user.is_superuser:
+        return Role.ADMINISTRATOR
+    return next((r for r in ROLE_PRIORITY if r.value in group_names), None)
 
 
 def has_cap(user: Any, cap: Cap) -> bool:

@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from kiroconsole.audit import Actor, audit_record
 from kiroconsole.models import ApiToken, User
-from kiroconsole.roles import Role, user_role
+from kiroconsole.roles import Role, role_of, user_role
 
 API_TOKEN_PREFIX = "kiro_"  # noqa: S105 (a public prefix, not a secret)
 TOKEN_BYTES = 32
@@ -143,11 +144,19 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
     """The valid token for a raw bearer value, or None. Marks it used (at most one write a minute)."""
     if not raw or not raw.startswith(API_TOKEN_PREFIX) or len(raw) > 200:
         return None
+    # The user's role groups come in the same query (one EXISTS per role): an API call, a metering event above
+    # all, costs one query for its authentication, not two.
+    memberships = User.groups.through.objects.filter(user_id=OuterRef("user_id"))
     token = (
-        ApiToken.objects.valid().select_related("user").filter(token_hash=hash_token(raw), user__is_active=True).first()
+        ApiToken.objects.valid()
+        .select_related("user")
+        .filter(token_hash=hash_token(raw), user__is_active=True)
+        .annotate(**{f"role_{role.value}": Exists(memberships.filter(group__name=role.value)) for role in Role})
+        .first()
     )
     if token is None:
         return None
+    token.user._kiro_role = role_of(token.user, {role for role in Role if getattr(token, f"role_{role.value}")})
     now = timezone.now()
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_GRANULARITY:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -111,3 +111,14 @@ def catalogues(transactional_db):
     importlib.import_module("accounts.migrations.0002_regions").seed_regions(apps, None)
     importlib.import_module("subscriptions.migrations.0002_model_catalogue").seed(apps, None)
     importlib.import_module("subscriptions.migrations.0005_tier_catalogue").seed(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def fresh_catalogue_cache():
+    """The metering path keeps the tier and model catalogues for a minute per process; every test starts with
+    the catalogue of its own database."""
+    from credits import catalogue
+
+    catalogue.clear()
+    yield
+    catalogue.clear()

@@ -28,6 +28,7 @@ from django.db.models import F, Max, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from credits import catalogue
 from credits.events import EventIn
 from credits.models import (
     Balance,
@@ -63,6 +64,7 @@ ACCESS_REASONS = {
     Reason.MODEL_NOT_APPROVED,
 }
 RETRIES = 5
+LAST_ACTIVE_GRANULARITY = datetime.timedelta(minutes=1)  # "last active" moves by a minute at least: one write less
 CENT = Decimal("0.01")
 
 
@@ -150,14 +152,21 @@ class _Context:
     shared: dict[datetime.date, _Account] = field(default_factory=dict)
 
 
-def usage_record(*, profile: Profile, events: Sequence[EventIn], actor: Actor, now=None) -> list[Result]:
-    """Record `events` (already parsed by `credits.events.event_parse`) in `profile`; the answers, in order.
-    Raises UnknownUser only through `usage_record_one`; in a batch an unknown user is that event's answer."""
+def usage_record(
+    *,
+    profile: Profile,
+    events: Sequence[EventIn],
+    actor: Actor,
+    now: datetime.datetime | None = None,
+    settings: ProfileSettings | None = None,
+) -> list[Result]:
+    """Record `events` (already parsed by `credits.events.event_parse`) in `profile`; the answers, in order (an
+    unknown user is its event's answer, with `invalid_field`). `settings`: the profile's, when the caller has them."""
     now = now or timezone.now()
     for attempt in range(RETRIES):
         try:
             with transaction.atomic():
-                return _record(profile, events, actor, now)
+                return _record(profile, events, actor, now, settings)
         except IntegrityError:
             # Another request inserted one of these keys first: run again, it is now a replay (or a conflict).
             if attempt == RETRIES - 1:
@@ -363,19 +372,22 @@ class _NeedGroupCaps(Exception):
     pass
 
 
-def _context(profile: Profile, now: datetime.datetime) -> _Context:
-    settings = ProfileSettings.objects.get(profile=profile)
+def _context(profile: Profile, now: datetime.datetime, settings: ProfileSettings | None) -> _Context:
+    if settings is None:
+        settings = ProfileSettings.objects.get(profile=profile)
     approved = None
     if settings.model_availability == ModelAvailability.APPROVED:
         approved = frozenset(settings.approved_models.values_list("code", flat=True))
-    return _Context(profile=profile, settings=settings, now=now, tiers=_tiers(), approved=approved)
+    return _Context(profile=profile, settings=settings, now=now, tiers=catalogue.tiers(), approved=approved)
 
 
-def _tiers() -> dict[str, Tier]:
-    return {tier.code: tier for tier in Tier.objects.all()}
-
-
-def _record(profile: Profile, events: Sequence[EventIn], actor: Actor, now: datetime.datetime) -> list[Result]:
+def _record(
+    profile: Profile,
+    events: Sequence[EventIn],
+    actor: Actor,
+    now: datetime.datetime,
+    settings: ProfileSettings | None,
+) -> list[Result]:
     results: list[Result | None] = [None] * len(events)
     existing = _find_existing(profile, {event.key for event in events})
     first_in_call: dict[str, int] = {}
@@ -390,7 +402,7 @@ def _record(profile: Profile, events: Sequence[EventIn], actor: Actor, now: date
             first_in_call[event.key] = index
             todo.append(index)
     if todo:
-        _decide_new(profile, events, todo, results, actor, now)
+        _decide_new(profile, events, todo, results, actor, now, settings)
     for index, event in enumerate(events):
         if results[index] is None:  # a key repeated within the call: a replay of its first occurrence
             first = results[first_in_call[event.key]]
@@ -427,8 +439,9 @@ def _decide_new(
     results: list[Result | None],
     actor: Actor,
     now: datetime.datetime,
+    settings: ProfileSettings | None,
 ) -> None:
-    ctx = _context(profile, now)
+    ctx = _context(profile, now, settings)
     by_id, by_name = _users(profile, [events[i] for i in todo])
     users: dict[int, DirectoryUser] = {}
     for index in todo:
@@ -543,7 +556,7 @@ def _decide_new(
         sub = subs_by_id[sub_id]
         if sub.status == SubscriptionStatus.PENDING:
             subscription_record_activity(subscription_id=sub_id, at=at)
-        elif sub.last_active_at is None or sub.last_active_at < at:
+        elif sub.last_active_at is None or sub.last_active_at < at - LAST_ACTIVE_GRANULARITY:
             Subscription.objects.filter(pk=sub_id).filter(
                 Q(last_active_at__isnull=True) | Q(last_active_at__lt=at)
             ).update(last_active_at=at)
