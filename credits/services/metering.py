@@ -552,7 +552,7 @@ def _decide_new(
     _write_balances(accounts.values(), ctx.shared.values(), received)
     for (sub_id, month), account in accounts.items():
         alerts.allowance(subs_by_id[sub_id], names[subs_by_id[sub_id].user_id], month, account)
-    for sub_id, at in activity.items():
+    for sub_id, at in sorted(activity.items(), key=lambda item: str(item[0])):  # one lock order for all
         sub = subs_by_id[sub_id]
         if sub.status == SubscriptionStatus.PENDING:
             subscription_record_activity(subscription_id=sub_id, at=at)

@@ -316,3 +316,13 @@ def test_the_bill_counts_the_months_overage_at_4_cents(metered):
     assert (bill.overage_credits, bill.overage_amount) == (Decimal("250.25"), Decimal("10.01"))
     assert bill.total == Decimal("20.00") + Decimal("10.01")  # ann's Pro seat (bob never used Kiro: pending)
     assert profile_bill(metered.profile, parse_month("2026-10")).overage_credits == 0
+
+
+def test_check_balances_reports_a_balance_that_differs_from_its_events(metered):
+    from django.core.management import CommandError, call_command
+
+    record(metered.profile, event(metered.users["ann"], "10"))
+    call_command("check_balances", "--profile", metered.profile.name)
+    Balance.objects.update(plan_hundredths=5)
+    with pytest.raises(CommandError, match="1 balance"):
+        call_command("check_balances")
