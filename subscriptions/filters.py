@@ -11,11 +11,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import AwsAccount, Region
-from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
+from directory.models import DirectoryGroup, GroupMembership
 from directory.selectors import search_users
 from kiroconsole.filters import search_filter
 from subscriptions.models import GroupAssignment, Profile, Subscription, SubscriptionStatus
-from subscriptions.selectors import with_effective_tier, with_status
+from subscriptions.selectors import users_of_directory, with_effective_tier, with_status
 
 
 class ProfileFilter(django_filters.FilterSet):
@@ -133,24 +133,34 @@ class SubscriptionFilter(django_filters.FilterSet):
 
     def count(self) -> int:
         """The number of matching subscriptions, counted on the subscriptions alone (the page's join to the users
-        is for its order): an index-only count when only the status is filtered."""
+        is for its order), with the columns compared plainly so that the count reads an index: (profile, status,
+        ...) for a status, (profile, tier, ...) and (profile, next tier, ...) for a tier, (profile, user) for the
+        users of a search or a group."""
         queryset = Subscription.objects.filter(profile=self.profile)
-        if self.is_bound:
-            self.errors  # noqa: B018 (validates the form, as `qs` does)
-            queryset = self.filter_queryset(queryset)
-        return queryset.count()
+        if not self.is_bound:
+            return queryset.count()
+        self.errors  # noqa: B018 (validates the form, as `qs` does)
+        self.walk = False
+        try:
+            return self.filter_queryset(queryset).count()
+        finally:
+            self.walk = True
+
+    walk = True  # the filters apply to the page's walk of the users in name order (see `count`)
 
     def search(self, queryset, name, value):
         if not value.strip():
             return queryset
-        users = DirectoryUser.objects.filter(identity_center_id=self.profile.identity_center_id)
-        return self.users_in(queryset, search_users(users, value).values("pk"))
+        # Once per request: on SQLite, search_users asks the full-text index whether it narrows the term.
+        if getattr(self, "_searched", (None,))[0] != value:
+            self._searched = (value, search_users(users_of_directory(self.profile), value).values("pk"))
+        return self.users_in(queryset, self._searched[1])
 
     def by_status(self, queryset, name, value):
-        return with_status(queryset, value)
+        return with_status(queryset, value, walk=self.walk)
 
     def by_tier(self, queryset, name, value):
-        return with_effective_tier(queryset, value, self.now)
+        return with_effective_tier(queryset, value, self.now, walk=self.walk)
 
     def in_group(self, queryset, name, value: GroupChoice):
         if not value.ids:

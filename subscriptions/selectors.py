@@ -18,6 +18,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    UUIDField,
     When,
 )
 from django.db.models.functions import Coalesce
@@ -106,18 +107,33 @@ class Unindexed(Func):
         return self.as_sql(compiler, connection, template="+%(expressions)s", **extra_context)
 
 
-def with_status(queryset: QuerySet[Subscription], status: str) -> QuerySet[Subscription]:
-    return queryset.alias(status_term=Unindexed("status", output_field=CharField())).filter(status_term=status)
+def with_status(queryset: QuerySet[Subscription], status: str, *, walk: bool = True) -> QuerySet[Subscription]:
+    """`walk`: the queryset walks the users in user-name order (`profile_subscriptions`): the status is compared
+    `Unindexed`; otherwise plainly, so that a count reads the (profile, status, ...) index."""
+    term: Func | F = Unindexed("status", output_field=CharField()) if walk else F("status")
+    return queryset.alias(status_term=term).filter(status_term=status)
 
 
-def with_effective_tier(queryset: QuerySet[Subscription], code: str, now: datetime.datetime) -> QuerySet[Subscription]:
-    """The subscriptions whose tier at `now` is `code` (their next tier once its 1st has come)."""
-    queryset = queryset.alias(
-        tier_term=Unindexed("tier_id", output_field=CharField()),
-        next_tier_term=Unindexed("next_tier_id", output_field=CharField()),
-    )
+def with_effective_tier(
+    queryset: QuerySet[Subscription], code: str, now: datetime.datetime, *, walk: bool = True
+) -> QuerySet[Subscription]:
+    """The subscriptions whose tier at `now` is `code`: their tier while no next tier is due, else their next tier
+    once its 1st has come. `walk` as for `with_status`; without it, a count reads the (profile, status, tier, next
+    tier, its date) index alone."""
+    tier: Func | F = Unindexed("tier_id", output_field=CharField()) if walk else F("tier_id")
+    next_tier: Func | F = Unindexed("next_tier_id", output_field=CharField()) if walk else F("next_tier_id")
+    queryset = queryset.alias(tier_term=tier, next_tier_term=next_tier)
     pending = Q(next_tier_from__isnull=True) | Q(next_tier_from__gt=now)
     return queryset.filter(Q(next_tier_from__lte=now, next_tier_term=code) | (Q(tier_term=code) & pending))
+
+
+def users_of_directory(profile: Profile) -> QuerySet[DirectoryUser]:
+    """The users of the profile's directory, for a subquery of the subscriptions of some of them (a search): the
+    directory is compared `Unindexed`, so that SQLite starts from what narrows more (the search's candidates) rather
+    than reading the whole directory by its index."""
+    return DirectoryUser.objects.alias(directory_term=Unindexed("identity_center_id", output_field=UUIDField())).filter(
+        directory_term=profile.identity_center_id
+    )
 
 
 def group_sources(profile: Profile) -> Prefetch:
