@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("directory.urls")),
     path("", include("subscriptions.urls")),
+    path("", include("credits.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("scim/", include("directory.scim.urls")),

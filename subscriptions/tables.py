@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from kiroconsole.htmx_tables import RecordCellsTable
 from subscriptions.models import GroupAssignment, Profile, Subscription, SubscriptionStatus, Tier
 from subscriptions.selectors import effective_rank, in_profile_order
 
@@ -91,16 +92,18 @@ class SelectColumn(tables.Column):
         )
 
 
-class SubscriptionTable(tables.Table):
+class SubscriptionTable(RecordCellsTable):
+    # Every cell is rendered from its record (`empty_values=()` and `render_<column>(record)`: see
+    # RecordCellsTable), the cheap path of a 50-row page.
     select = SelectColumn()
-    user = tables.Column(verbose_name="User", order_by=("user__user_name", "user_id"))
+    user = tables.Column(verbose_name="User", order_by=("user__user_name", "user_id"), empty_values=())
     # Status, subscribed and last active: orders read from an index (migration 0006), see the order_* methods.
-    status = tables.Column()
+    status = tables.Column(empty_values=())
     # Accessors on the codes: the default ("tier") would fetch each row's Tier; the names come from `tiers`.
-    tier = tables.Column(verbose_name="Tier", accessor="tier_id")
+    tier = tables.Column(verbose_name="Tier", accessor="tier_id", empty_values=())
     next_tier = tables.Column(verbose_name="Next tier", accessor="next_tier_id", empty_values=(), orderable=False)
     sources = tables.Column(empty_values=(), orderable=False)
-    subscribed_at = tables.Column(verbose_name="Subscribed (UTC)", attrs={"td": {"class": "nowrap"}})
+    subscribed_at = tables.Column(verbose_name="Subscribed (UTC)", empty_values=(), attrs={"td": {"class": "nowrap"}})
     last_active_at = tables.Column(verbose_name="Last active (UTC)", empty_values=(), attrs={"td": {"class": "nowrap"}})
 
     class Meta:
@@ -113,6 +116,7 @@ class SubscriptionTable(tables.Table):
         self.profile, self.tiers, self.now = profile, tiers, now  # before an order_by= argument calls order_*
         super().__init__(*args, **kwargs)
         self.user_url, self.group_url = UrlPattern("directory-user-detail"), UrlPattern("directory-group-detail")
+        self.usage_url = reverse("profile-subscription", args=[profile.profile_id, UrlPattern.PLACEHOLDER])
         if not can_change:
             self.exclude = ("select",)
 
@@ -124,10 +128,13 @@ class SubscriptionTable(tables.Table):
                 '<span class="cell-title">{}</span><span class="cell-sub">Deleted user</span>', person.user_name
             )
         return format_html(
-            '<a class="cell-title" href="{}">{}</a><span class="cell-sub">{}</span>',
+            '<a class="cell-title" href="{}">{}</a><span class="cell-sub">{} · <a href="{}">Usage'
+            '<span class="visually-hidden"> of {}</span></a></span>',
             url,
             person.user_name,
             person.display_name,
+            self.usage_url.replace(UrlPattern.PLACEHOLDER, str(person.pk)),
+            person.user_name,
         )
 
     def render_status(self, record):
@@ -201,11 +208,11 @@ class SubscriptionTable(tables.Table):
             )
         return html if chips else "—"
 
-    def render_subscribed_at(self, value):
-        return _day(value)
+    def render_subscribed_at(self, record):
+        return _day(record.subscribed_at)
 
-    def render_last_active_at(self, value):
-        return _day(value) if value else mark_safe('<span class="muted">Never</span>')
+    def render_last_active_at(self, record):
+        return _day(record.last_active_at) if record.last_active_at else mark_safe('<span class="muted">Never</span>')
 
 
 class GroupAssignmentTable(tables.Table):
@@ -216,12 +223,14 @@ class GroupAssignmentTable(tables.Table):
     )
     member_count = tables.Column(verbose_name="Members", attrs={"td": {"class": "numeric"}, "th": {"class": "numeric"}})
     tier = tables.Column(order_by=("tier__rank", "group__display_name", "pk"))
+    # Credits' per-group cap (credits.views.caps): shown to all, its dialog linked for Cap.SETTINGS_CHANGE.
+    overage_cap = tables.Column(verbose_name="Overage cap", empty_values=(), orderable=False)
     assigned_at = tables.Column(verbose_name="Assigned (UTC)", attrs={"td": {"class": "nowrap"}})
     actions = tables.Column(empty_values=(), orderable=False, verbose_name="Actions")
 
     class Meta:
         model = GroupAssignment
-        fields = ["group", "member_count", "tier", "assigned_at", "actions"]
+        fields = ["group", "member_count", "tier", "overage_cap", "assigned_at", "actions"]
         order_by = ("group",)
         empty_text = "No groups are assigned. Subscribe a group: each of its members gets a subscription."
 
@@ -237,6 +246,17 @@ class GroupAssignmentTable(tables.Table):
 
     def render_tier(self, value):
         return value.name
+
+    def render_overage_cap(self, record):
+        from kiroconsole.roles import Cap, has_cap  # this column's one use
+
+        cap = record.overage_cap
+        html = format_html('<span class="muted">{}</span>', "No cap") if cap is None else f"{cap:,.2f} credits"
+        if has_cap(self.request.user, Cap.SETTINGS_CHANGE):
+            url = reverse("profile-group-overage-cap", args=[self.profile.profile_id, record.group_id])
+            label = "Set cap" if cap is None else "Change cap"
+            html = format_html("{} {}", html, dialog_link(url, label, f"of {record.group.display_name}"))
+        return html
 
     def render_assigned_at(self, value):
         return _day(value)

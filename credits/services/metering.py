@@ -486,7 +486,7 @@ def _decide_new(
     alerts = Alerts(ctx.profile, ctx.settings)
 
     rows: list[tuple] = []
-    activity: dict[Any, datetime.datetime] = {}
+    activity: dict[Any, tuple[datetime.datetime, datetime.datetime]] = {}  # first and last accepted use
     convert = _converters()
     received = timezone.now()
     for index in todo:
@@ -508,7 +508,8 @@ def _decide_new(
                 ctx.group_caps = _group_caps(ctx, {u.pk for u in users.values()})
                 outcome, reason = _decide(event, sub, account, month, ctx)
             if outcome != Outcome.REJECTED:
-                activity[sub.pk] = max(at, activity.get(sub.pk, at))
+                first, last = activity.get(sub.pk, (at, at))
+                activity[sub.pk] = (min(first, at), max(last, at))
             elif reason == Reason.SHARED_CAP:
                 alerts.shared_cap_reached(month)
         plan = event.credits if outcome == Outcome.PLAN else Decimal("0.00")
@@ -552,11 +553,14 @@ def _decide_new(
     _write_balances(accounts.values(), ctx.shared.values(), received)
     for (sub_id, month), account in accounts.items():
         alerts.allowance(subs_by_id[sub_id], names[subs_by_id[sub_id].user_id], month, account)
-    for sub_id, at in sorted(activity.items(), key=lambda item: str(item[0])):  # one lock order for all
+    for sub_id, (first, at) in sorted(activity.items(), key=lambda item: str(item[0])):  # one lock order for all
         sub = subs_by_id[sub_id]
         if sub.status == SubscriptionStatus.PENDING:
-            subscription_record_activity(subscription_id=sub_id, at=at)
-        elif sub.last_active_at is None or sub.last_active_at < at - LAST_ACTIVE_GRANULARITY:
+            # Active from its first use (a batch or an import may span months: the earlier one is billed too).
+            subscription_record_activity(subscription_id=sub_id, at=first)
+            if first == at:
+                continue
+        if sub.last_active_at is None or sub.last_active_at < at - LAST_ACTIVE_GRANULARITY:
             Subscription.objects.filter(pk=sub_id).filter(
                 Q(last_active_at__isnull=True) | Q(last_active_at__lt=at)
             ).update(last_active_at=at)

@@ -14,7 +14,7 @@ from subscriptions.services import profile_delete
 from tests.assertions import nothing_written
 from tests.factories import AwsAccountFactory, IdentityCenterFactory, ProfileFactory
 
-ACCOUNTS_LIST_QUERIES = 5  # session, user, roles, count, one page of rows with their profile counts
+ACCOUNTS_LIST_QUERIES = 6  # session, user, roles, unread alerts, count, one page of rows with their profile counts
 
 
 def _queries(client, url) -> int:

@@ -27,9 +27,9 @@ USERS = "/directory/users/"
 GROUPS = "/directory/groups/"
 # session, console user, its roles, the directory filter choices, count, one page of rows (no group choices: the
 # group filter is a type-ahead, issue 4)
-USERS_TAB_QUERIES = 6
+USERS_TAB_QUERIES = 7
 # session, console user, its roles, the directory filter choices, count, one page of rows with their member counts
-GROUPS_TAB_QUERIES = 6
+GROUPS_TAB_QUERIES = 7
 # session, console user, its roles, the group with its member count, count, one page of members
 GROUP_PAGE_QUERIES = 6
 

@@ -17,8 +17,12 @@ from tests.assertions import nothing_written
 from tests.factories import AwsAccountFactory, IdentityCenterFactory, ProfileFactory
 
 HTMX = {"HX-Request": "true"}
-PROFILE_LIST_QUERIES = 7  # session, user, roles, count, the filter's Regions and accounts, one page of profiles
-SETTINGS_PAGE_QUERIES = 8  # session, user, roles, profile, settings, approved models, the models list twice
+PROFILE_LIST_QUERIES = (
+    8  # session, user, roles, unread alerts, count, the filter's Regions and accounts, one page of profiles
+)
+SETTINGS_PAGE_QUERIES = (
+    9  # session, user, roles, unread alerts, profile, settings, approved models, the models list twice
+)
 
 
 def queries(client, url) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -28,8 +29,10 @@ from tests.subscriptions.conftest import ACTOR
 
 HTMX = {"HX-Request": "true"}
 TIMES = "\N{MULTIPLICATION SIGN}"
-USERS_TAB_QUERIES = 8  # session, user, roles, profile, tiers, count, a page of rows, their group sources
-GROUPS_TAB_QUERIES = 6  # session, user, roles, profile, count, a page of assignments (with tier and member count)
+USERS_TAB_QUERIES = 9  # session, user, roles, unread alerts, profile, tiers, count, a page of rows, their group sources
+GROUPS_TAB_QUERIES = (
+    7  # session, user, roles, unread alerts, profile, count, a page of assignments (with tier and member count)
+)
 
 
 def url(profile, path: str = "") -> str:
@@ -168,13 +171,14 @@ def test_users_tab_shows_status_tier_next_tier_sources_and_dates(viewer_client, 
     directory.directory_user_update(user=org.users["cat"], actor=ACTOR, active=False)
     found = rows(viewer_client.get(url(org.profile, "users/")))
     assert list(found) == ["ann", "bob", "cat"]
-    assert found["ann"] == "ann Ann Active Pro+ — Engineering · Pro+ 2026-11-15 2026-11-15"
+    assert found["ann"] == "ann Ann · Usage of ann Active Pro+ — Engineering · Pro+ 2026-11-15 2026-11-15"
     assert found["bob"] == (
-        "bob Bob Canceled access until 2026-12-01 Pro+ — Engineering · Pro+ "
+        "bob Bob · Usage of bob Canceled access until 2026-12-01 Pro+ — Engineering · Pro+ "
         "Unsubscribed: its groups count again once subscribed directly 2026-11-15 Never"
     )
     assert found["cat"] == (
-        "cat Cat Pending ⚠ Deactivated in the directory Pro Max Pro from 2026-12-01 Direct · Pro 2026-11-15 Never"
+        "cat Cat · Usage of cat Pending ⚠ Deactivated in the directory Pro Max Pro from 2026-12-01 "
+        "Direct · Pro 2026-11-15 Never"
     )
 
 
@@ -209,6 +213,28 @@ def test_users_tab_filters_by_status_tier_group_and_search(viewer_client, viewer
     assert "0 results" in text(response)
     assert list(rows(viewer_client.get(users + "?q=CAT@example"))) == ["cat"]
     assert list(rows(viewer_client.get(users + "?q=a&status=ACTIVE"))) == ["ann"]
+
+
+def test_users_tab_counts_what_each_filter_lists(viewer_client, viewer_user, subscribed, clock):
+    """The total is counted apart from the page (on the subscriptions' indexes): it must agree with the rows."""
+    users = url(subscribed.profile, "users/")
+
+    def total(query: str) -> str:
+        return re.search(r"(\d+) results?", text(viewer_client.get(users + query))).group(1)
+
+    assert total("") == "3"
+    assert total("?status=ACTIVE") == "1"
+    assert total("?tier=PRO_PLUS") == "2"
+    assert total("?tier=PRO_MAX") == "1"  # cat's downgrade to Pro is not due yet
+    assert total("?tier=PRO") == "0"
+    assert total("?q=CAT@example") == "1"
+    assert total("?q=a&status=ACTIVE") == "1"
+    assert total("?group=engineering&tier=PRO_PLUS") == "2"
+    clock.set(2026, 12, 1)  # due: cat counts at Pro now
+    viewer_client.force_login(viewer_user)
+    assert total("?tier=PRO") == "1"
+    assert total("?tier=PRO_MAX") == "0"
+    assert total("?tier=PRO&status=PENDING") == "1"
 
 
 def test_users_tab_sorts(viewer_client, subscribed):
@@ -257,10 +283,13 @@ def test_users_tab_queries_do_not_grow_with_rows(admin_client, org, django_asser
     make_subscriptions(org, 20)
     with django_assert_num_queries(USERS_TAB_QUERIES):
         assert len(rows(admin_client.get(users))) == 23  # 2 + 20 + cat (Research)
-    with django_assert_num_queries(USERS_TAB_QUERIES):
+    with django_assert_num_queries(USERS_TAB_QUERIES - 1):  # a fragment: no header, so no unread count
         assert admin_client.get(users + "?sort=-tier&status=PENDING&tier=PRO_MAX", headers=HTMX).status_code == 200
     with django_assert_num_queries(USERS_TAB_QUERIES + 1):  # the group named
         assert len(rows(admin_client.get(users + "?group=Research"))) == 12
+    # A search asks SQLite's full-text index once whether it narrows the term, for the page and the count alike.
+    with django_assert_num_queries(USERS_TAB_QUERIES + (connection.vendor == "sqlite")):
+        assert len(rows(admin_client.get(users + "?q=person&tier=PRO_MAX"))) == 10
 
 
 def test_users_tab_has_a_row_budget_at_fifty_rows(viewer_client, org, django_assert_max_num_queries):
@@ -298,10 +327,10 @@ def test_groups_tab_lists_assigned_groups_with_member_counts(admin_client, subsc
     html = admin_client.get(url(org.profile, "groups/")).content.decode()
     body = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html[html.index("<tbody>") : html.index("</tbody>")]))
     assert (
-        "Engineering 2 Pro+ 2026-11-15 Subscriptions of Engineering Change plan of Engineering Unassign Engineering"
-        in body
+        "Engineering 2 Pro+ No cap Set cap of Engineering 2026-11-15 Subscriptions of Engineering "
+        "Change plan of Engineering Unassign Engineering" in body
     )
-    assert "Research 2 Pro 2026-11-15" in body
+    assert "Research 2 Pro No cap Set cap of Research 2026-11-15" in body
     research = org.groups["Research"].pk
     assert f'href="{url(org.profile, "users/")}?group={research}"' in html
     assert f'hx-get="{url(org.profile, f"groups/{research}/change-plan/")}"' in html
@@ -718,11 +747,17 @@ def test_a_users_page_lists_its_subscriptions_in_every_profile(viewer_client, su
     response = viewer_client.get(f"/directory/users/{org.users['cat'].pk}/")
     page = text(response)
     assert "Subscriptions Profile Status Tier Next tier Sources Subscribed (UTC) Last active (UTC)" in page
-    assert "Europe eu-central-1 Pending Power — Direct · Power 2026-11-15 Never" in page
-    assert "Production us-east-1 Pending Pro Max Pro from 2026-12-01 Direct · Pro 2026-11-15 Never" in page
+    assert "Europe eu-central-1 Usage and caps in Europe Pending Power — Direct · Power 2026-11-15 Never" in page
+    assert (
+        "Production us-east-1 Usage and caps in Production Pending Pro Max Pro from 2026-12-01 "
+        "Direct · Pro 2026-11-15 Never" in page
+    )
     assert f'href="{url(org.profile, "users/")}?q=cat"' in response.content.decode()
     page = text(viewer_client.get(f"/directory/users/{org.users['ann'].pk}/"))
-    assert "Production us-east-1 Active Pro+ — Engineering · Pro+ 2026-11-15 2026-11-15" in page
+    assert (
+        "Production us-east-1 Usage and caps in Production Active Pro+ — Engineering · Pro+ 2026-11-15 2026-11-15"
+        in page
+    )
     page = text(viewer_client.get(f"/directory/users/{org.users['bob'].pk}/"))
     assert "Canceled access until 2026-12-01" in page and "Unsubscribed directly" in page
     page = text(viewer_client.get(f"/directory/users/{org.users['dan'].pk}/"))
