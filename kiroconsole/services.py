@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db import connection, transaction
 from django.utils import timezone
 
 from kiroconsole.audit import Actor, audit_record
+from kiroconsole.bulk import instance_of
 from kiroconsole.models import ApiToken, User
 from kiroconsole.roles import Role, role_of, user_role
 
@@ -141,24 +141,47 @@ LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
 def api_token_authenticate(raw: str) -> ApiToken | None:
-    """The valid token for a raw bearer value, or None. Marks it used (at most one write a minute)."""
+    """The valid token for a raw bearer value, or None. Marks it used (at most one write a minute).
+
+    Every API call runs this, a metering event above all: one plain SQL statement reads the token, its user and
+    the user's groups (the role), for a fraction of what the equivalent ORM queries cost to build."""
     if not raw or not raw.startswith(API_TOKEN_PREFIX) or len(raw) > 200:
         return None
-    # The user's role groups come in the same query (one EXISTS per role): an API call, a metering event above
-    # all, costs one query for its authentication, not two.
-    memberships = User.groups.through.objects.filter(user_id=OuterRef("user_id"))
-    token = (
-        ApiToken.objects.valid()
-        .select_related("user")
-        .filter(token_hash=hash_token(raw), user__is_active=True)
-        .annotate(**{f"role_{role.value}": Exists(memberships.filter(group__name=role.value)) for role in Role})
-        .first()
-    )
-    if token is None:
-        return None
-    token.user._kiro_role = role_of(token.user, {role for role in Role if getattr(token, f"role_{role.value}")})
     now = timezone.now()
+    rows = _token_rows(hash_token(raw), now)
+    if not rows:
+        return None
+    token = instance_of(ApiToken, TOKEN_FIELDS, rows[0][: len(TOKEN_FIELDS)])
+    user = instance_of(User, USER_FIELDS, rows[0][len(TOKEN_FIELDS) : -1])
+    user._kiro_role = role_of(user, {row[-1] for row in rows if row[-1]})
+    token.user = user
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_GRANULARITY:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+TOKEN_FIELDS = ("id", "user_id", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
+USER_FIELDS = ("id", "username", "is_superuser", "is_active", "email")
+
+
+def _token_rows(token_hash: str, now: datetime) -> list[tuple]:
+    quote = connection.ops.quote_name
+    token, user = ApiToken._meta, User._meta
+    through = User.groups.through._meta
+    columns = ", ".join(
+        [f"t.{quote(token.get_field(name).column)}" for name in TOKEN_FIELDS]  # type: ignore[union-attr,arg-type]
+        + [f"u.{quote(user.get_field(name).column)}" for name in USER_FIELDS]  # type: ignore[union-attr,arg-type]
+        + ["g.name"]
+    )
+    sql = (
+        f"SELECT {columns} FROM {quote(token.db_table)} t "  # noqa: S608
+        f"JOIN {quote(user.db_table)} u ON u.id = t.user_id "
+        f"LEFT JOIN {quote(through.db_table)} ug ON ug.user_id = u.id "
+        f"LEFT JOIN {quote(Group._meta.db_table)} g ON g.id = ug.group_id "
+        "WHERE t.token_hash = %s AND u.is_active AND t.revoked_at IS NULL "
+        "AND (t.expires_at IS NULL OR t.expires_at > %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token_hash, connection.ops.adapt_datetimefield_value(now)])
+        return cursor.fetchall()
