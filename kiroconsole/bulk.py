@@ -119,6 +119,8 @@ def python_value(field: models.Field, value: Any) -> Any:
     authentication) read rows with plain SQL, because building an ORM query costs more than running it."""
     if value is None:
         return None
+    while field.is_relation:  # a foreign key holds a value of the field it points at
+        field = field.target_field  # type: ignore[attr-defined]
     if isinstance(field, models.DateTimeField):
         if isinstance(value, str):
             value = datetime.datetime.fromisoformat(value)
@@ -150,10 +152,15 @@ def instance_of(model: type[models.Model], names: Sequence[str], row: Sequence[A
 
 
 def update_by_key(
-    model: type[models.Model], assignments: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], where: str = ""
+    model: type[models.Model],
+    assignments: str,
+    columns: dict[str, str],
+    rows: Sequence[Sequence[Any]],
+    where: str = "",
 ) -> int:
-    """One UPDATE of many rows, each with its own values: `rows` are (pk, value...) for the `columns` named by
-    `assignments` and `where` as `v.<column>` (e.g. `plan = t.plan + v.delta`, `t.plan + v.delta <= v.limit`).
+    """One UPDATE of many rows, each with its own values: `rows` are (pk, value...) for the `columns` (alias: the
+    model field whose type the value has), named `v.<alias>` in `assignments` and `where` (e.g.
+    `plan = t.plan + v.delta`, `t.plan + v.delta <= v.limit`).
     PostgreSQL joins a VALUES list (one statement: `executemany` would run one per row); SQLite runs the statement
     per row (cheap in-process). Returns the number of rows changed."""
     if not rows:
@@ -164,7 +171,10 @@ def update_by_key(
     condition = f" AND {where}" if where else ""
     with connection.cursor() as cursor, connection.wrap_database_errors:
         if connection.vendor == "postgresql":
-            types = [model._meta.get_field(name).db_type(connection) for name in ("pk", *columns)]  # type: ignore[union-attr]
+            types = [model._meta.pk.db_type(connection)] + [
+                model._meta.get_field(field).db_type(connection)  # type: ignore[union-attr]
+                for field in columns.values()
+            ]
             first = "(" + ", ".join(f"%s::{kind}" for kind in types) + ")"
             rest = ", ".join(["(" + ", ".join(["%s"] * len(types)) + ")"] * (len(rows) - 1))
             values = first + (", " + rest if rest else "")
@@ -177,8 +187,8 @@ def update_by_key(
             return cursor.rowcount
         values = ", ".join(f"%s AS {name}" for name in ["id", *columns])
         sql = (
-            f"WITH v AS (SELECT {values}) UPDATE {table} AS t SET {assignments} "  # noqa: S608
-            f"FROM v WHERE t.{pk} = v.id{condition}"
+            f"UPDATE {table} AS t SET {assignments} FROM (SELECT {values}) AS v "  # noqa: S608
+            f"WHERE t.{pk} = v.id{condition}"
         )
         cursor.executemany(sql, rows)
         return cursor.rowcount

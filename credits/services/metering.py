@@ -25,7 +25,6 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from credits import catalogue
@@ -42,7 +41,7 @@ from credits.models import (
 from credits.services.alerts import Alerts
 from directory.models import DirectoryUser
 from kiroconsole.audit import Actor
-from kiroconsole.bulk import adapter, insert_rows
+from kiroconsole.bulk import adapter, insert_rows, instance_of, python_value, update_by_key
 from subscriptions.calendar import month_start, next_month_start
 from subscriptions.models import (
     GroupAssignment,
@@ -51,10 +50,9 @@ from subscriptions.models import (
     ProfileSettings,
     Subscription,
     SubscriptionPeriod,
-    SubscriptionStatus,
     Tier,
 )
-from subscriptions.services import subscription_record_activity
+from subscriptions.services import subscriptions_record_first_use
 
 ACCESS_REASONS = {
     Reason.NOT_SUBSCRIBED,
@@ -166,9 +164,11 @@ def usage_record(
     for attempt in range(RETRIES):
         try:
             with transaction.atomic():
-                return _record(profile, events, actor, now, settings)
+                # New keys are the rule: the first attempt does not look for recorded ones. A replay makes the
+                # insert fail on the unique key, which rolls everything back and runs again, looking first.
+                return _record(profile, events, actor, now, settings, look_first=attempt > 0)
         except IntegrityError:
-            # Another request inserted one of these keys first: run again, it is now a replay (or a conflict).
+            # A key recorded before (a replay, or another request's just now): run again, looking first.
             if attempt == RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
@@ -189,28 +189,60 @@ def _find_existing(profile: Profile, keys: Iterable[str]) -> dict[str, dict[str,
     }
 
 
-def _users(profile: Profile, events: Sequence[EventIn]) -> tuple[dict[Any, Any], dict[str, Any]]:
-    ids = {event.user_id for event in events if event.user_id}
-    names = {event.user_name.lower() for event in events if event.user_name}
-    condition = Q()
+USER_FIELDS = ("id", "identity_center_id", "user_name", "active", "deleted_at")
+SUBSCRIPTION_FIELDS = (
+    "id",
+    "user_id",
+    "status",
+    "tier_id",
+    "next_tier_id",
+    "next_tier_from",
+    "subscribed_at",
+    "access_until",
+    "last_active_at",
+    "overage_cap",
+)
+
+
+def _users(profile: Profile, events: Sequence[EventIn]) -> tuple[dict[Any, Any], dict[str, Any], dict[Any, Any]]:
+    """The users the events name (by id, and by user name in the profile's directory) with their subscription
+    in the profile: one plain SQL statement (users LEFT JOIN subscriptions)."""
+    ids = [adapter(DirectoryUser, "id")(event.user_id) for event in events if event.user_id]
+    names = sorted({event.user_name.lower() for event in events if event.user_name})
+    if not ids and not names:
+        return {}, {}, {}
+    quote = connection.ops.quote_name
+    user_columns = [f"u.{quote(DirectoryUser._meta.get_field(n).column)}" for n in USER_FIELDS]  # type: ignore[union-attr,arg-type]
+    sub_columns = [f"s.{quote(Subscription._meta.get_field(n).column)}" for n in SUBSCRIPTION_FIELDS]  # type: ignore[union-attr,arg-type]
+    conditions: list[str] = []
+    params: list[Any] = [profile.pk]
     if ids:
-        condition |= Q(pk__in=ids)
+        conditions.append(f"u.id IN ({', '.join(['%s'] * len(ids))})")
+        params += ids
     if names:
-        condition |= Q(identity_center_id=profile.identity_center_id, deleted_at__isnull=True, lower_name__in=names)
-    if not condition:
-        return {}, {}
-    users = list(
-        DirectoryUser.objects.annotate(lower_name=Lower("user_name"))
-        .filter(condition)
-        .only("id", "identity_center_id", "user_name", "active", "deleted_at")
+        placeholders = ", ".join(["%s"] * len(names))
+        conditions.append(
+            f"(u.identity_center_id = %s AND u.deleted_at IS NULL AND LOWER(u.user_name) IN ({placeholders}))"
+        )
+        params += [adapter(DirectoryUser, "identity_center")(profile.identity_center_id), *names]
+    sql = (
+        f"SELECT {', '.join(user_columns + sub_columns)} FROM {quote(DirectoryUser._meta.db_table)} u "  # noqa: S608
+        f"LEFT JOIN {quote(Subscription._meta.db_table)} s ON s.user_id = u.id AND s.profile_id = %s "
+        f"WHERE {' OR '.join(conditions)}"
     )
-    by_id = {user.pk: user for user in users}
-    by_name = {
-        user.user_name.lower(): user
-        for user in users
-        if user.identity_center_id == profile.identity_center_id and user.deleted_at is None
-    }
-    return by_id, by_name
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    by_id, by_name, subs = {}, {}, {}
+    width = len(USER_FIELDS)
+    for row in rows:
+        user = instance_of(DirectoryUser, USER_FIELDS, row[:width])
+        by_id[user.pk] = user
+        if user.identity_center_id == profile.identity_center_id and user.deleted_at is None:
+            by_name[user.user_name.lower()] = user
+        if row[width] is not None:
+            subs[user.pk] = instance_of(Subscription, SUBSCRIPTION_FIELDS, row[width:])
+    return by_id, by_name, subs
 
 
 def _user_of(event: EventIn, profile: Profile, by_id: dict, by_name: dict) -> DirectoryUser:
@@ -273,42 +305,32 @@ def _dt(month: datetime.date) -> datetime.datetime:
 
 
 def _lock_balances(pairs: dict[tuple[Any, datetime.date], int]) -> dict[tuple[Any, datetime.date], _Account]:
-    """The balances of `pairs` (created where missing), locked in id order, with their allowance raised to the
-    given one where the tier went up since."""
-    sub_ids = {sub_id for sub_id, _ in pairs}
-    months = {month for _, month in pairs}
-
-    def locked() -> dict[tuple[Any, datetime.date], _Account]:
-        rows = (
-            Balance.objects.select_for_update()
-            .filter(subscription_id__in=sub_ids, month__in=months)
-            .order_by("pk")
-            .values_list(
-                "pk", "subscription_id", "month", "allowance_hundredths", "plan_hundredths", "overage_hundredths"
-            )
-        )
-        return {
-            (sub_id, month): _Account(pk=pk, allowance=allowance, plan=plan, overage=overage)
-            for pk, sub_id, month, allowance, plan, overage in rows
-            if (sub_id, month) in pairs
-        }
-
-    accounts = locked()
-    missing = [pair for pair in pairs if pair not in accounts]
-    if missing:
-        now = timezone.now()
-        Balance.objects.bulk_create(
-            [
-                Balance(
-                    subscription_id=sub_id, month=month, allowance_hundredths=pairs[(sub_id, month)], updated_at=now
-                )
-                for sub_id, month in missing
-            ],
-            ignore_conflicts=True,
-        )
-        accounts = locked()
-    for pair, account in accounts.items():
-        account.allowance = max(account.allowance, pairs[pair])
+    """The balances of `pairs` (subscription, month), created where missing, their allowance raised to the given
+    one where the tier went up since, and locked: one INSERT ... ON CONFLICT DO UPDATE ... RETURNING, its rows in
+    (subscription, month) order so that concurrent requests lock them in the same order."""
+    if not pairs:
+        return {}
+    ordered = sorted(pairs, key=lambda pair: (str(pair[0]), pair[1]))
+    sub_id, month, stamp = (adapter(Balance, name) for name in ("subscription_id", "month", "updated_at"))
+    now = stamp(timezone.now())
+    table = connection.ops.quote_name(Balance._meta.db_table)
+    higher = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    values = ", ".join(["(%s, %s, %s, 0, 0, %s)"] * len(ordered))
+    sql = (
+        f"INSERT INTO {table} (subscription_id, month, allowance_hundredths, plan_hundredths, "  # noqa: S608
+        f"overage_hundredths, updated_at) VALUES {values} ON CONFLICT (subscription_id, month) DO UPDATE SET "
+        f"allowance_hundredths = {higher}({table}.allowance_hundredths, excluded.allowance_hundredths) "
+        "RETURNING id, subscription_id, month, allowance_hundredths, plan_hundredths, overage_hundredths"
+    )
+    params = [value for pair in ordered for value in (sub_id(pair[0]), month(pair[1]), pairs[pair], now)]
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    accounts = {}
+    sub_field, month_field = Balance._meta.get_field("subscription"), Balance._meta.get_field("month")
+    for pk, sub, when, allowance, plan, overage in rows:
+        key = (python_value(sub_field.target_field, sub), python_value(month_field, when))  # type: ignore[union-attr,arg-type]
+        accounts[key] = _Account(pk=pk, allowance=allowance, plan=plan, overage=overage)
     return accounts
 
 
@@ -387,9 +409,10 @@ def _record(
     actor: Actor,
     now: datetime.datetime,
     settings: ProfileSettings | None,
+    look_first: bool,
 ) -> list[Result]:
     results: list[Result | None] = [None] * len(events)
-    existing = _find_existing(profile, {event.key for event in events})
+    existing = _find_existing(profile, {event.key for event in events}) if look_first else {}
     first_in_call: dict[str, int] = {}
     todo: list[int] = []
     for index, event in enumerate(events):
@@ -402,7 +425,11 @@ def _record(
             first_in_call[event.key] = index
             todo.append(index)
     if todo:
-        _decide_new(profile, events, todo, results, actor, now, settings)
+        _decide_new(profile, events, todo, results, actor, now, settings, look_first)
+        unknown = {events[i].key: i for i in todo if results[i] is not None and results[i].invalid_field}  # type: ignore[union-attr]
+        if unknown and not look_first:  # a user gone since its event was recorded: still a replay
+            for key, stored in _find_existing(profile, unknown).items():
+                results[unknown[key]] = _replay(events[unknown[key]], stored)
     for index, event in enumerate(events):
         if results[index] is None:  # a key repeated within the call: a replay of its first occurrence
             first = results[first_in_call[event.key]]
@@ -440,9 +467,10 @@ def _decide_new(
     actor: Actor,
     now: datetime.datetime,
     settings: ProfileSettings | None,
+    look_first: bool,
 ) -> None:
     ctx = _context(profile, now, settings)
-    by_id, by_name = _users(profile, [events[i] for i in todo])
+    by_id, by_name, subs = _users(profile, [events[i] for i in todo])
     users: dict[int, DirectoryUser] = {}
     for index in todo:
         try:
@@ -450,21 +478,6 @@ def _decide_new(
         except UnknownUser as error:
             results[index] = Result.invalid(events[index].key, "user_id", error.message)
     names = {user.pk: user.user_name for user in users.values()}
-    subs = {
-        sub.user_id: sub
-        for sub in Subscription.objects.filter(profile=profile, user_id__in={u.pk for u in users.values()}).only(
-            "id",
-            "user_id",
-            "status",
-            "tier_id",
-            "next_tier_id",
-            "next_tier_from",
-            "subscribed_at",
-            "access_until",
-            "last_active_at",
-            "overage_cap",
-        )
-    }
     reasons: dict[int, str] = {}
     needs: dict[tuple[Any, datetime.date], None] = {}
     for index, user in users.items():
@@ -475,9 +488,9 @@ def _decide_new(
             needs[(sub.pk, month_start(events[index].at(now)).date())] = None
     subs_by_id = {sub.pk: sub for sub in subs.values()}
     accounts = _lock_balances(_allowances(subs_by_id, set(needs), ctx)) if needs else {}
-    if needs and connection.vendor != "sqlite":
-        # Another request may have recorded some of these keys while this one waited for the locks (SQLite's
-        # IMMEDIATE transaction excluded that from its start): those are replays now.
+    if needs and look_first and connection.vendor != "sqlite":
+        # Running again after a clash of keys: another request may have recorded some of these keys while this
+        # one waited for the locks (SQLite's IMMEDIATE transaction excluded that from its start).
         index_of = {events[i].key: i for i in todo}
         for key, stored in _find_existing(profile, index_of).items():
             index = index_of[key]
@@ -553,21 +566,38 @@ def _decide_new(
     _write_balances(accounts.values(), ctx.shared.values(), received)
     for (sub_id, month), account in accounts.items():
         alerts.allowance(subs_by_id[sub_id], names[subs_by_id[sub_id].user_id], month, account)
-    for sub_id, (first, at) in sorted(activity.items(), key=lambda item: str(item[0])):  # one lock order for all
-        sub = subs_by_id[sub_id]
-        if sub.status == SubscriptionStatus.PENDING:
-            # Active from its first use (a batch or an import may span months: the earlier one is billed too).
-            subscription_record_activity(subscription_id=sub_id, at=first)
-            if first == at:
-                continue
-        if sub.last_active_at is None or sub.last_active_at < at - LAST_ACTIVE_GRANULARITY:
-            Subscription.objects.filter(pk=sub_id).filter(
-                Q(last_active_at__isnull=True) | Q(last_active_at__lt=at)
-            ).update(last_active_at=at)
+    _record_activity(activity, subs_by_id)
     if ctx.settings.overage_shared_cap is not None:
         for month, shared in ctx.shared.items():
             alerts.shared_cap(month, shared, hundredths_of(ctx.settings.overage_shared_cap))
     alerts.save()
+
+
+def _record_activity(
+    activity: dict[Any, tuple[datetime.datetime, datetime.datetime]], subs: dict[Any, Subscription]
+) -> None:
+    """Pending subscriptions become Active from their first use (a batch or an import may span months: the
+    earlier one is billed too); "last active" moves to the latest use, by the minute at least."""
+    activated = subscriptions_record_first_use(
+        first_use={sub_id: first for sub_id, (first, _) in activity.items() if subs[sub_id].status == "PENDING"}
+    )
+    stamp, key = adapter(Subscription, "last_active_at"), adapter(Subscription, "id")
+    moves = []
+    for sub_id, (first, last) in sorted(activity.items(), key=lambda item: str(item[0])):  # one lock order
+        if sub_id in activated:
+            stale = last != first  # activation set it to the first use
+        else:
+            known = subs[sub_id].last_active_at
+            stale = known is None or known < last - LAST_ACTIVE_GRANULARITY
+        if stale:
+            moves.append((key(sub_id), stamp(last)))
+    update_by_key(
+        Subscription,
+        "last_active_at = v.at",
+        {"at": "last_active_at"},
+        moves,
+        where="(t.last_active_at IS NULL OR t.last_active_at < v.at)",
+    )
 
 
 EVENT_FIELDS = (
@@ -607,26 +637,23 @@ def _write_balances(accounts: Iterable[_Account], shared: Iterable[_Account], no
         if a.plan != a.start_plan or a.overage != a.start_overage or a.allowance != a.start_allowance
     ]
     if changed:
-        table = connection.ops.quote_name(Balance._meta.db_table)
-        sql = (
-            f"UPDATE {table} SET plan_hundredths = plan_hundredths + %s, "  # noqa: S608
-            "overage_hundredths = overage_hundredths + %s, allowance_hundredths = %s, updated_at = %s "
-            "WHERE id = %s AND plan_hundredths + %s <= %s"
-        )
         stamp = adapter(Balance, "updated_at")(now)
-        params = [
-            (
-                a.plan - a.start_plan,
-                a.overage - a.start_overage,
-                a.allowance,
-                stamp,
-                a.pk,
-                a.plan - a.start_plan,
-                a.allowance,
-            )
-            for a in changed
-        ]
-        _update_exactly(sql, params)
+        rows = [(a.pk, a.plan - a.start_plan, a.overage - a.start_overage, a.allowance, stamp) for a in changed]
+        count = update_by_key(
+            Balance,
+            "plan_hundredths = t.plan_hundredths + v.plan, overage_hundredths = t.overage_hundredths + v.overage, "
+            "allowance_hundredths = v.allowance, updated_at = v.stamp",
+            {
+                "plan": "plan_hundredths",
+                "overage": "overage_hundredths",
+                "allowance": "allowance_hundredths",
+                "stamp": "updated_at",
+            },
+            rows,
+            where="t.plan_hundredths + v.plan <= v.allowance",
+        )
+        if count != len(rows):
+            raise IntegrityError(f"balances changed under their locks ({count} of {len(rows)} updated)")
     for account in shared:
         if account.overage != account.start_overage:
             updated = ProfileBalance.objects.filter(pk=account.pk).update(
@@ -634,15 +661,3 @@ def _write_balances(accounts: Iterable[_Account], shared: Iterable[_Account], no
             )
             if updated != 1:
                 raise IntegrityError("profile balance changed under its lock")
-
-
-def _update_exactly(sql: str, params: list[tuple]) -> None:
-    with connection.cursor() as cursor:
-        if len(params) == 1:
-            cursor.execute(sql, params[0])
-            count = cursor.rowcount
-        else:
-            cursor.executemany(sql, params)
-            count = cursor.rowcount
-    if count != len(params):
-        raise IntegrityError(f"balances changed under their locks ({count} of {len(params)} updated)")

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from directory.models import DirectoryGroup, DirectoryUser
 from kiroconsole.audit import Actor, audit_record
+from kiroconsole.bulk import adapter, insert_rows, update_by_key
 from kiroconsole.errors import ConflictError
 from subscriptions.models import (
     GroupAssignment,
@@ -46,6 +47,7 @@ __all__ = [
     "subscriptions_follow_deleted_groups",
     "subscriptions_follow_deleted_users",
     "subscriptions_follow_memberships",
+    "subscriptions_record_first_use",
     "tier_by_code",
 ]
 
@@ -305,3 +307,62 @@ def subscription_record_activity(*, subscription_id: uuid.UUID, at: datetime.dat
             Q(last_active_at__isnull=True) | Q(last_active_at__lt=at)
         ).update(last_active_at=at)
         return False
+
+
+def subscriptions_record_first_use(*, first_use: dict[uuid.UUID, datetime.datetime]) -> set[uuid.UUID]:
+    """`subscription_record_activity` for many subscriptions at once (a batch of usage events): each Pending one
+    becomes Active from its first use, with an Active period from then on, in a few statements whatever their
+    number. Returns the ids activated (those still Pending once locked; a racing request may have activated one)."""
+    if not first_use:
+        return set()
+    with transaction.atomic():
+        pending = list(
+            Subscription.objects.select_for_update()
+            .filter(pk__in=list(first_use), status=SubscriptionStatus.PENDING)
+            .order_by("pk")
+            .values_list("pk", "tier_id")
+        )
+        if not pending:
+            return set()
+        now = timezone.now()
+        stamp, at_db = adapter(Subscription, "updated_at"), adapter(Subscription, "activated_at")
+        update_by_key(
+            Subscription,
+            "status = 'ACTIVE', activated_at = v.at, last_active_at = v.at, updated_at = v.stamp",
+            {"at": "activated_at", "stamp": "updated_at"},
+            [(adapter(Subscription, "id")(pk), at_db(first_use[pk]), stamp(now)) for pk, _ in pending],
+        )
+        tiers = dict(pending)
+        earliest = min(first_use[pk] for pk in tiers)
+        current: dict[uuid.UUID, tuple[int, str]] = {}
+        periods = (
+            SubscriptionPeriod.objects.filter(subscription_id__in=list(tiers))
+            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=earliest))
+            .order_by("subscription_id", "starts_at", "id")
+            .values_list("pk", "subscription_id", "tier_id", "starts_at", "ends_at")
+        )
+        for pk, sub_id, tier, starts, ends in periods:
+            at = first_use[sub_id]
+            if starts <= at and (ends is None or ends > at):
+                current[sub_id] = (pk, tier)  # the latest period holding the moment of first use
+        ends_db = adapter(SubscriptionPeriod, "ends_at")
+        update_by_key(
+            SubscriptionPeriod,
+            "ends_at = v.ends",
+            {"ends": "ends_at"},
+            [(pk, ends_db(first_use[sub_id])) for sub_id, (pk, _) in current.items()],
+        )
+        insert_rows(
+            SubscriptionPeriod,
+            ["subscription_id", "tier_id", "status", "starts_at"],
+            [
+                (
+                    adapter(SubscriptionPeriod, "subscription_id")(sub_id),
+                    current[sub_id][1] if sub_id in current else tiers[sub_id],
+                    SubscriptionStatus.ACTIVE,
+                    adapter(SubscriptionPeriod, "starts_at")(first_use[sub_id]),
+                )
+                for sub_id in tiers
+            ],
+        )
+    return set(tiers)
