@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
+COPY_FROM = 20  # rows: below that, a COPY's set-up costs more than the INSERT it replaces
 PLAIN = (models.CharField, models.TextField, models.BooleanField)  # Python values the drivers take as they are
 
 
@@ -42,7 +43,7 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     quote = connection.ops.quote_name
     columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)  # type: ignore[union-attr]
     with connection.cursor() as cursor, connection.wrap_database_errors:  # psycopg's errors as Django's
-        if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy"):  # psycopg 3
+        if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy") and len(rows) > COPY_FROM:
             with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
