@@ -115,13 +115,15 @@ def parse_occurred_at(value: Any, now: datetime.datetime) -> datetime.datetime |
     return moment
 
 
+CLIENT_TYPES = frozenset(ClientType.values)
+
+
 def parse_client_type(value: Any) -> str:
-    choices = ", ".join(ClientType.values)
     if not isinstance(value, str) or not value.strip():
-        raise EventInvalid("client_type", f"is required: one of {choices}.")
+        raise EventInvalid("client_type", f"is required: one of {', '.join(ClientType.values)}.")
     code = value.strip().upper()
-    if code not in ClientType.values:
-        raise EventInvalid("client_type", f"unknown client type {value!r}: use one of {choices}.")
+    if code not in CLIENT_TYPES:
+        raise EventInvalid("client_type", f"unknown client type {value!r}: use one of {', '.join(ClientType.values)}.")
     return code
 
 
