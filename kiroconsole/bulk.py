@@ -10,6 +10,7 @@ for all of them (`executemany`) or, on PostgreSQL, one COPY.
 from __future__ import annotations
 
 import datetime
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,9 +45,14 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)  # type: ignore[union-attr]
     with connection.cursor() as cursor, connection.wrap_database_errors:  # psycopg's errors as Django's
         if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy") and len(rows) > COPY_FROM:
-            with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
+            sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+            started = time.monotonic()
+            with cursor.cursor.copy(sql) as copy:
                 for row in rows:
                     copy.write_row(row)
+            if connection.queries_logged:  # psycopg's copy() bypasses Django's cursor: log it as the others are
+                duration = time.monotonic() - started
+                connection.queries_log.append({"sql": f"{sql} -- {len(rows)} rows", "time": f"{duration:.3f}"})
         else:
             placeholders = ", ".join(["%s"] * len(fields))
             sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
