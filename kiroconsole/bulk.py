@@ -179,8 +179,8 @@ def update_by_key(
     """One UPDATE of many rows, each with its own values: `rows` are (pk, value...) for the `columns` (alias: the
     model field whose type the value has), named `v.<alias>` in `assignments` and `where` (e.g.
     `plan = t.plan + v.delta`, `t.plan + v.delta <= v.limit`).
-    PostgreSQL joins a VALUES list (one statement: `executemany` would run one per row); SQLite runs the statement
-    per row (cheap in-process). Returns the number of rows changed."""
+    PostgreSQL joins arrays of the values (one statement: `executemany` would run one per row); SQLite runs the
+    statement per row (cheap in-process). Returns the number of rows changed."""
     if not rows:
         return 0
     connection = _connection()
@@ -193,15 +193,15 @@ def update_by_key(
                 model._meta.get_field(field).db_type(connection)  # type: ignore[union-attr]
                 for field in columns.values()
             ]
-            first = "(" + ", ".join(f"%s::{kind}" for kind in types) + ")"
-            rest = ", ".join(["(" + ", ".join(["%s"] * len(types)) + ")"] * (len(rows) - 1))
-            values = first + (", " + rest if rest else "")
+            # One array a column, unnested: the planner sees a small input and probes the primary key for
+            # each row (a VALUES list of 1,000 rows made it hash-join the whole table: 170 ms for 1,000 rows).
+            arrays = ", ".join(f"%s::{kind}[]" for kind in types)
             names = ", ".join(["id", *columns])
             sql = (
-                f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values}) AS v({names}) "  # noqa: S608
+                f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) AS v({names}) "  # noqa: S608
                 f"WHERE t.{pk} = v.id{condition}"
             )
-            cursor.execute(sql, [value for row in rows for value in row])
+            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
             return cursor.rowcount
         values = ", ".join(f"%s AS {name}" for name in ["id", *columns])
         sql = (
