@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accounts.models import IdentityCenterInstance
 from directory import selectors
-from directory.importers import ImportCounts, ImportFailed, Issue
+from directory.importers import ImportFailed, Issue
 from kiroconsole.audit import Actor
 from kiroconsole.bulk import large_cache
 
@@ -37,20 +38,30 @@ def identity_center_option(identity_store_id: str | None) -> IdentityCenterInsta
 
 
 class ImportCommand(BaseCommand):
+    """An import of a file into one directory (`--identity-store`). Imports into something else (a profile) override
+    `add_target_argument` and `target` (the service's keyword arguments naming it); `file_help` describes FILE."""
+
     columns: str  # for the help
-    service: Callable[..., ImportCounts]  # a directory.importers service
+    service: Callable[..., Any]  # (target..., source, name, actor, on_issue, dry_run, progress) -> counts
+    file_help = "a CSV file with a header row"
 
     def add_arguments(self, parser):
-        parser.add_argument("file", metavar="FILE", help=f"a CSV file with a header row: {self.columns}")
+        parser.add_argument("file", metavar="FILE", help=f"{self.file_help}: {self.columns}")
+        self.add_target_argument(parser)
+        parser.add_argument("--dry-run", action="store_true", help="check and tell what would change; write nothing")
+
+    def add_target_argument(self, parser) -> None:
         parser.add_argument(
             "--identity-store",
             metavar="ID",
             help="the directory's identity store id (d-...); may be left out when there is only one",
         )
-        parser.add_argument("--dry-run", action="store_true", help="check and tell what would change; write nothing")
 
-    def handle(self, *args: Any, file: str, identity_store: str | None, dry_run: bool, **options: Any) -> None:
-        identity_center = identity_center_option(identity_store)
+    def target(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {"identity_center": identity_center_option(options.get("identity_store"))}
+
+    def handle(self, *args: Any, file: str, dry_run: bool, **options: Any) -> None:
+        target = self.target(options)
         try:
             source = open(file, "rb")  # noqa: SIM115 (closed below)
         except OSError as exc:
@@ -63,7 +74,7 @@ class ImportCommand(BaseCommand):
         try:
             with source, large_cache():
                 counts = self.service(
-                    identity_center=identity_center,
+                    **target,
                     source=source,
                     name=file,
                     actor=Actor.for_command(name),
@@ -73,6 +84,8 @@ class ImportCommand(BaseCommand):
                 )
         except ImportFailed as exc:
             raise CommandError(f"{file}: {exc}.", returncode=1) from exc
+        except ValidationError as exc:  # what the file names changed while it was read: nothing was written
+            raise CommandError(f"{file}: {' '.join(exc.messages)} Nothing was written.", returncode=1) from exc
         except OSError as exc:
             raise CommandError(f"Can't read {file}: {exc.strerror or exc}.", returncode=2) from exc
         finally:
