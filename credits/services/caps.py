@@ -28,42 +28,47 @@ def _text(cap: Decimal | None) -> str | None:
     return None if cap is None else f"{cap:.2f}"
 
 
-def subscription_set_overage_cap(*, subscription: Subscription, cap: Any, actor: Actor) -> Subscription:
-    """Set (or clear, with None) the user's own overage cap in credits a month; 0 means no overage."""
+def _set_cap(queryset, pk: Any, cap: Any, actor: Actor, action: str, naming: tuple[str, Any]) -> Any:
+    """Lock the row, change its `overage_cap` if it differs, and audit the change with the row's name."""
     new = _cap(cap)
     with transaction.atomic():
-        current = Subscription.objects.select_for_update().select_related("user", "profile").get(pk=subscription.pk)
+        current = queryset.select_for_update().get(pk=pk)
         if current.overage_cap != new:
+            key, name_of = naming
             before = _text(current.overage_cap)
             current.overage_cap = new
             current.updated_at = timezone.now()
             current.save(update_fields=["overage_cap", "updated_at"])
             audit_record(
                 actor=actor,
-                action="subscription.overage_cap",
+                action=action,
                 target=current,
-                before={"overage_cap": before, "user": current.user.user_name},
-                after={"overage_cap": _text(new), "user": current.user.user_name},
+                before={"overage_cap": before, key: name_of(current)},
+                after={"overage_cap": _text(new), key: name_of(current)},
             )
     return current
+
+
+def subscription_set_overage_cap(*, subscription: Subscription, cap: Any, actor: Actor) -> Subscription:
+    """Set (or clear, with None) the user's own overage cap in credits a month; 0 means no overage."""
+    return _set_cap(
+        Subscription.objects.select_related("user", "profile"),
+        subscription.pk,
+        cap,
+        actor,
+        "subscription.overage_cap",
+        ("user", lambda sub: sub.user.user_name),
+    )
 
 
 def group_assignment_set_overage_cap(*, assignment: GroupAssignment, cap: Any, actor: Actor) -> GroupAssignment:
     """Set (or clear) the overage cap of each member of an assigned group; a member of several capped groups
     gets the highest of their caps."""
-    new = _cap(cap)
-    with transaction.atomic():
-        current = GroupAssignment.objects.select_for_update().select_related("group", "profile").get(pk=assignment.pk)
-        if current.overage_cap != new:
-            before = _text(current.overage_cap)
-            current.overage_cap = new
-            current.updated_at = timezone.now()
-            current.save(update_fields=["overage_cap", "updated_at"])
-            audit_record(
-                actor=actor,
-                action="group_assignment.overage_cap",
-                target=current,
-                before={"overage_cap": before, "group": current.group.display_name},
-                after={"overage_cap": _text(new), "group": current.group.display_name},
-            )
-    return current
+    return _set_cap(
+        GroupAssignment.objects.select_related("group", "profile"),
+        assignment.pk,
+        cap,
+        actor,
+        "group_assignment.overage_cap",
+        ("group", lambda assignment: assignment.group.display_name),
+    )
