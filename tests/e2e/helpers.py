@@ -46,3 +46,25 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def profile_on_new_directory(*, account_id: str, account_name: str, identity_store_id: str, profile_name: str):
+    """A management account, an organization Identity Center in us-east-1 and a Kiro profile on it, made through
+    the services (the browser tests' starting point). Returns the profile."""
+    from accounts.models import Region
+    from accounts.services import aws_account_create, identity_center_create
+    from kiroconsole.audit import Actor
+    from subscriptions.services import profile_create
+
+    actor = Actor.for_command("test")
+    us_east_1 = Region.objects.get(code="us-east-1")
+    account = aws_account_create(account_id=account_id, name=account_name, kind="management", actor=actor)
+    instance = identity_center_create(
+        identity_store_id=identity_store_id,
+        name="Acme SSO",
+        region=us_east_1,
+        account=account,
+        kind="organization",
+        actor=actor,
+    )
+    return profile_create(account=account, region=us_east_1, identity_center=instance, name=profile_name, actor=actor)

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import check_a11y, login, screenshot, url_of
+from tests.e2e.helpers import check_a11y, login, profile_on_new_directory, screenshot, url_of
 from tests.factories import PASSWORD
 
 ROWS = "#table-main tbody tr"
@@ -24,28 +24,20 @@ _keys = itertools.count(1)
 def organization(roles, catalogues):
     """A profile with overages on and a shared cap of 5,000; maya.chen subscribed directly at Pro (1,000 credits);
     Platform (maya, omar) assigned at Pro+; a metering token for the API."""
-    from accounts.models import Region
-    from accounts.services import aws_account_create, identity_center_create
     from directory import services as directory
     from kiroconsole.audit import Actor
     from kiroconsole.roles import Role
-    from subscriptions.services import group_assign, profile_create, profile_settings_update, subscription_subscribe
+    from subscriptions.services import group_assign, profile_settings_update, subscription_subscribe
     from tests.factories import ApiTokenFactory, ConsoleUserFactory
 
     actor = Actor.for_command("test")
-    us_east_1 = Region.objects.get(code="us-east-1")
-    account = aws_account_create(account_id="222222222222", name="Acme tools", kind="management", actor=actor)
-    instance = identity_center_create(
+    profile = profile_on_new_directory(
+        account_id="222222222222",
+        account_name="Acme tools",
         identity_store_id="d-2222222222",
-        name="Acme SSO",
-        region=us_east_1,
-        account=account,
-        kind="organization",
-        actor=actor,
+        profile_name="Tools (US)",
     )
-    profile = profile_create(
-        account=account, region=us_east_1, identity_center=instance, name="Tools (US)", actor=actor
-    )
+    instance = profile.identity_center
     profile_settings_update(
         profile=profile, changes={"overage_enabled": True, "overage_shared_cap": "5000"}, actor=actor
     )

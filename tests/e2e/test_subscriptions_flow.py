@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import check_a11y, login, screenshot, url_of
+from tests.e2e.helpers import check_a11y, login, profile_on_new_directory, screenshot, url_of
 from tests.factories import PASSWORD
 
 ROWS = "#table-main tbody tr"
@@ -31,26 +31,18 @@ def assert_same_document(page: Page) -> None:
 def organization(roles, catalogues):
     """A profile on the organization's directory: Platform (four Okafors) and Research (two Moreaus), no group
     assigned; grace.lindqvist subscribed directly at Pro Max."""
-    from accounts.models import Region
-    from accounts.services import aws_account_create, identity_center_create
     from directory import services as directory
     from kiroconsole.audit import Actor
-    from subscriptions.services import profile_create, subscription_subscribe
+    from subscriptions.services import subscription_subscribe
 
     actor = Actor.for_command("test")
-    us_east_1 = Region.objects.get(code="us-east-1")
-    management = aws_account_create(account_id="111111111111", name="Acme management", kind="management", actor=actor)
-    instance = identity_center_create(
+    profile = profile_on_new_directory(
+        account_id="111111111111",
+        account_name="Acme management",
         identity_store_id="d-1234567890",
-        name="Acme SSO",
-        region=us_east_1,
-        account=management,
-        kind="organization",
-        actor=actor,
+        profile_name="Engineering (US)",
     )
-    profile = profile_create(
-        account=management, region=us_east_1, identity_center=instance, name="Engineering (US)", actor=actor
-    )
+    instance = profile.identity_center
     people = {}
     for user_name in [*PLATFORM, "ines.moreau", "jonas.moreau", "grace.lindqvist"]:
         given, family = user_name.split(".")
