@@ -58,6 +58,14 @@ class UsageEvent(models.Model):
     subscription = models.ForeignKey(
         "subscriptions.Subscription", null=True, blank=True, on_delete=models.PROTECT, related_name="usage_events"
     )
+    tier = models.ForeignKey(
+        "subscriptions.Tier",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The tier whose allowance the event counted against (the highest held that month); accepted only.",
+    )
     credits = models.DecimalField(max_digits=12, decimal_places=2)
     occurred_at = models.DateTimeField()
     month = models.DateField(help_text="The first day of the (UTC) month the event counts in.")
@@ -205,3 +213,145 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+# Rollups (DOMAIN.md §7): what the dashboard, the usage explorer, chargeback and the user activity report read,
+# never the raw events. Kept in the metering transaction by `credits.services.rollups.rollups_add` (and by the
+# imports through it); `manage.py rebuild_rollups --check` recomputes them from the accepted events and compares.
+
+
+class UsageTotalsBase(models.Model):
+    """Sums of accepted usage, in hundredths of a credit (exact on every database)."""
+
+    plan_hundredths = models.BigIntegerField(default=0)
+    overage_hundredths = models.BigIntegerField(default=0)
+    messages = models.BigIntegerField(default=0)
+    events = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def plan_credits(self) -> Decimal:
+        return credits_of(self.plan_hundredths)
+
+    @property
+    def overage_credits(self) -> Decimal:
+        return credits_of(self.overage_hundredths)
+
+
+class DailyUsage(UsageTotalsBase):
+    """A user's accepted usage in one UTC day, per client type, model and tier (the tier the events counted
+    against): the explorer's rows for partial months, and the user activity report's."""
+
+    profile = models.ForeignKey("subscriptions.Profile", on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    user = models.ForeignKey("directory.DirectoryUser", on_delete=models.PROTECT, related_name="+")
+    client_type = models.CharField(max_length=16, choices=ClientType.choices)
+    model = models.CharField(max_length=64)
+    tier = models.ForeignKey("subscriptions.Tier", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "day", "user", "client_type", "model", "tier"], name="daily_usage_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["profile", "user", "day"], name="daily_usage_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.user_id} {self.client_type} {self.model} {self.tier_id}"
+
+
+class MonthlyUsage(UsageTotalsBase):
+    """A user's accepted usage in one UTC month, per client type, model and tier: what the explorer, top users and
+    chargeback read for whole months (a month has ~30 times fewer rows than its days)."""
+
+    profile = models.ForeignKey("subscriptions.Profile", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField()
+    user = models.ForeignKey("directory.DirectoryUser", on_delete=models.PROTECT, related_name="+")
+    client_type = models.CharField(max_length=16, choices=ClientType.choices)
+    model = models.CharField(max_length=64)
+    tier = models.ForeignKey("subscriptions.Tier", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "month", "user", "client_type", "model", "tier"], name="monthly_usage_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["profile", "user", "month"], name="monthly_usage_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.user_id} {self.client_type} {self.model} {self.tier_id}"
+
+
+class ProfileDailyUsage(UsageTotalsBase):
+    """A profile's accepted usage in one UTC day per client type, model and tier, all users together: the
+    dashboard's credit charts and the explorer when it neither filters nor groups by user or group."""
+
+    profile = models.ForeignKey("subscriptions.Profile", on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    client_type = models.CharField(max_length=16, choices=ClientType.choices)
+    model = models.CharField(max_length=64)
+    tier = models.ForeignKey("subscriptions.Tier", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "day", "client_type", "model", "tier"], name="profile_daily_usage_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.client_type} {self.model} {self.tier_id}"
+
+
+class Period(models.TextChoices):
+    DAY = "D", "Day"
+    WEEK = "W", "Week"  # ISO weeks: Monday to Sunday, UTC
+    MONTH = "M", "Month"
+
+
+class ActiveUser(models.Model):
+    """That a user used Kiro in a period (a day, an ISO week, a month), in all (both fields blank), per client type
+    (tier blank) or per tier (client type blank). Inserted once; its first insertion counts it in
+    `ActiveUserCount`, so distinct users per period are read from a few counters, not counted from usage."""
+
+    profile = models.ForeignKey("subscriptions.Profile", on_delete=models.PROTECT, related_name="+")
+    period = models.CharField(max_length=1, choices=Period.choices)
+    start = models.DateField()
+    client_type = models.CharField(max_length=16, blank=True)
+    tier = models.CharField(max_length=16, blank=True)
+    user = models.ForeignKey("directory.DirectoryUser", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "period", "start", "client_type", "tier", "user"], name="active_user_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.start} {self.client_type or '*'} {self.tier or '*'} {self.user_id}"
+
+
+class ActiveUserCount(models.Model):
+    """How many distinct users used Kiro in a period, in all, per client type or per tier (see `ActiveUser`)."""
+
+    profile = models.ForeignKey("subscriptions.Profile", on_delete=models.PROTECT, related_name="+")
+    period = models.CharField(max_length=1, choices=Period.choices)
+    start = models.DateField()
+    client_type = models.CharField(max_length=16, blank=True)
+    tier = models.CharField(max_length=16, blank=True)
+    users = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "period", "start", "client_type", "tier"], name="active_user_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.start} {self.client_type or '*'} {self.tier or '*'}: {self.users}"

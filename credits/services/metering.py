@@ -39,6 +39,7 @@ from credits.models import (
     hundredths_of,
 )
 from credits.services.alerts import Alerts
+from credits.services.rollups import Use, rollups_add
 from directory.models import DirectoryUser
 from kiroconsole.audit import Actor
 from kiroconsole.bulk import adapter, insert_rows, python_value, reader, update_by_key
@@ -296,13 +297,13 @@ def _access_reason(event: EventIn, user: DirectoryUser, sub: Subscription | None
     return ""
 
 
-def _allowances(subs: dict[Any, Subscription], months: set[tuple[Any, datetime.date]], ctx: _Context) -> dict:
-    """Hundredths of a credit each (subscription, month) may use as plan credits: the credits of the highest tier
-    held that month (a downgrade keeps the higher tier to the month's end, DOMAIN.md §4 rule 4)."""
+def _tiers_of(subs: dict[Any, Subscription], months: set[tuple[Any, datetime.date]], ctx: _Context) -> dict:
+    """The tier each (subscription, month) counts against: the highest tier held that month (a downgrade keeps the
+    higher tier to the month's end, DOMAIN.md §4 rule 4); its credits are the month's plan allowance."""
     current = month_start(ctx.now).date()
-    result: dict[tuple[Any, datetime.date], int] = {}
+    result: dict[tuple[Any, datetime.date], str] = {}
     earlier = [(sub_id, month) for sub_id, month in months if month != current]
-    highest: dict[tuple[Any, datetime.date], int] = {}
+    highest: dict[tuple[Any, datetime.date], Tier] = {}
     if earlier:
         start = min(month for _, month in earlier)
         periods = SubscriptionPeriod.objects.filter(
@@ -311,14 +312,16 @@ def _allowances(subs: dict[Any, Subscription], months: set[tuple[Any, datetime.d
         for sub_id, tier_id, starts, ends in periods.values_list("subscription_id", "tier_id", "starts_at", "ends_at"):
             for month in {m for s, m in earlier if s == sub_id}:
                 if starts < next_month_start(_dt(month)) and (ends is None or ends > _dt(month)):
-                    credits = ctx.tiers[tier_id].monthly_credits * 100
-                    highest[(sub_id, month)] = max(highest.get((sub_id, month), 0), credits)
+                    tier, best = ctx.tiers[tier_id], highest.get((sub_id, month))
+                    if best is None or tier.rank > best.rank:
+                        highest[(sub_id, month)] = tier
     for sub_id, month in months:
         sub = subs[sub_id]
         if month == current:
-            result[(sub_id, month)] = ctx.tiers[sub.effective_tier_id(ctx.now)].monthly_credits * 100
+            result[(sub_id, month)] = sub.effective_tier_id(ctx.now)
         else:
-            result[(sub_id, month)] = highest.get((sub_id, month)) or ctx.tiers[sub.tier_id].monthly_credits * 100
+            tier = highest.get((sub_id, month))
+            result[(sub_id, month)] = tier.pk if tier is not None else sub.tier_id
     return result
 
 
@@ -509,7 +512,8 @@ def _decide_new(
             assert sub is not None
             needs[(sub.pk, month_start(events[index].at(now)).date())] = None
     subs_by_id = {sub.pk: sub for sub in subs.values()}
-    accounts = _lock_balances(_allowances(subs_by_id, set(needs), ctx)) if needs else {}
+    tier_of = _tiers_of(subs_by_id, set(needs), ctx) if needs else {}
+    accounts = _lock_balances({key: ctx.tiers[tier].monthly_credits * 100 for key, tier in tier_of.items()})
     if needs and look_first and connection.vendor != "sqlite":
         # Running again after a clash of keys: another request may have recorded some of these keys while this
         # one waited for the locks (SQLite's IMMEDIATE transaction excluded that from its start).
@@ -521,6 +525,7 @@ def _decide_new(
     alerts = Alerts(ctx.profile, ctx.settings)
 
     rows: list[tuple] = []
+    uses: list[Use] = []
     activity: dict[Any, tuple[datetime.datetime, datetime.datetime]] = {}  # first and last accepted use
     convert = _converters()
     received = timezone.now()
@@ -535,6 +540,7 @@ def _decide_new(
         reason = reasons[index]
         outcome: str = Outcome.REJECTED
         account = None
+        tier = None
         if not reason:
             assert sub is not None
             account = accounts[(sub.pk, month)]
@@ -546,6 +552,22 @@ def _decide_new(
             if outcome != Outcome.REJECTED:
                 first, last = activity.get(sub.pk, (at, at))
                 activity[sub.pk] = (min(first, at), max(last, at))
+                tier = tier_of[(sub.pk, month)]
+                amount = hundredths_of(event.credits)
+                plan_used = amount if outcome == Outcome.PLAN else 0
+                uses.append(
+                    Use(
+                        profile.pk,
+                        user.pk,
+                        at.astimezone(datetime.UTC).date(),
+                        event.client_type,
+                        event.model,
+                        tier,
+                        plan_used,
+                        amount - plan_used,
+                        event.messages,
+                    )
+                )
             elif reason == Reason.SHARED_CAP:
                 alerts.shared_cap_reached(month)
         plan = event.credits if outcome == Outcome.PLAN else Decimal("0.00")
@@ -568,6 +590,7 @@ def _decide_new(
                 event.payload_hash,
                 convert["user_id"](user.pk),
                 convert["subscription_id"](sub.pk) if sub else None,
+                tier,
                 convert["credits"](event.credits),
                 convert["occurred_at"](at),
                 convert["month"](month),
@@ -590,6 +613,7 @@ def _decide_new(
     for (sub_id, month), account in accounts.items():
         alerts.allowance(subs_by_id[sub_id], names[subs_by_id[sub_id].user_id], month, account)
     _record_activity(activity, subs_by_id)
+    rollups_add(uses)
     if ctx.settings.overage_shared_cap is not None:
         for month, shared in ctx.shared.items():
             alerts.shared_cap(month, shared, hundredths_of(ctx.settings.overage_shared_cap))
@@ -629,6 +653,7 @@ EVENT_FIELDS = (
     "payload_hash",
     "user_id",
     "subscription_id",
+    "tier_id",
     "credits",
     "occurred_at",
     "month",

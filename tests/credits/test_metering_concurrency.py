@@ -10,6 +10,7 @@ import pytest
 
 from credits.models import Balance, Outcome, ProfileBalance, UsageEvent
 from credits.selectors import balance_mismatches
+from credits.services.rollups import rollups_differences
 from directory import services as directory
 from subscriptions.models import Subscription
 from subscriptions.services import profile_settings_update, subscription_subscribe
@@ -35,6 +36,7 @@ def test_sixteen_threads_racing_for_the_last_credits_never_pass_the_allowance(ca
     assert (b.plan_used, b.overage_used) == (Decimal("999.00"), Decimal("0.00"))
     assert UsageEvent.objects.filter(outcome=Outcome.REJECTED).count() == THREADS - 6
     assert balance_mismatches() == []
+    assert rollups_differences() == []
 
 
 def test_many_users_filling_a_shared_cap_never_pass_it(catalogues, org):
@@ -67,6 +69,7 @@ def test_many_users_filling_a_shared_cap_never_pass_it(catalogues, org):
     assert ProfileBalance.objects.get(profile=org.profile).overage_used == Decimal("98.00")
     assert sum(b.overage_used for b in Balance.objects.all()) == Decimal("98.00")
     assert balance_mismatches() == []
+    assert rollups_differences() == []
 
 
 def test_a_replay_storm_counts_each_key_once(catalogues, org):
@@ -82,3 +85,4 @@ def test_a_replay_storm_counts_each_key_once(catalogues, org):
     for sub in Subscription.objects.filter(profile=org.profile):
         assert Balance.objects.get(subscription=sub).plan_used == Decimal("250.00")
     assert balance_mismatches() == []
+    assert rollups_differences() == []
