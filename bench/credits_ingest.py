@@ -82,8 +82,8 @@ CLIENTS = ["KIRO_IDE", "KIRO_IDE", "KIRO_CLI"]
 # The columns a UsageEvent row has, as the metering service writes them.
 EVENT_COLUMNS = (
     "profile", "idempotency_key", "payload_hash", "user", "subscription", "credits", "occurred_at", "month",
-    "client_type", "model", "messages", "outcome", "reason", "plan_credits", "overage_credits", "remaining_credits",
-    "received_at", "source", "recorded_by", "remote_addr",
+    "client_type", "model", "messages", "conversations", "outcome", "reason", "plan_credits", "overage_credits",
+    "remaining_credits", "received_at", "source", "recorded_by", "remote_addr",
 )  # fmt: skip
 
 
@@ -96,7 +96,17 @@ def remove_bench_data() -> None:
     from django.db import transaction
 
     from accounts.models import IdentityCenterInstance
-    from credits.models import Balance, Notification, ProfileBalance, UsageEvent
+    from credits.models import (
+        ActiveUser,
+        ActiveUserCount,
+        Balance,
+        DailyUsage,
+        MonthlyUsage,
+        Notification,
+        ProfileBalance,
+        ProfileDailyUsage,
+        UsageEvent,
+    )
     from kiroconsole.models import User
     from subscriptions.models import Profile, Subscription
 
@@ -108,6 +118,8 @@ def remove_bench_data() -> None:
                 subs = f"SELECT id FROM {t(Subscription)} WHERE profile_id = %s"  # noqa: S608
                 execute(f"DELETE FROM {t(UsageEvent)} WHERE profile_id = %s", [profile])  # noqa: S608
                 execute(f"DELETE FROM {t(Notification)} WHERE profile_id = %s", [profile])  # noqa: S608
+                for rollup in (ActiveUserCount, ActiveUser, ProfileDailyUsage, MonthlyUsage, DailyUsage):
+                    execute(f"DELETE FROM {t(rollup)} WHERE profile_id = %s", [profile])  # noqa: S608
                 execute(f"DELETE FROM {t(Balance)} WHERE subscription_id IN ({subs})", [profile])  # noqa: S608
                 execute(f"DELETE FROM {t(ProfileBalance)} WHERE profile_id = %s", [profile])  # noqa: S608
     User.objects.filter(username=CONSOLE_USER).delete()  # and its tokens
@@ -313,6 +325,7 @@ def raw_rows(data: Data, events: list[dict[str, Any]]) -> list[tuple]:
                 event["client_type"],
                 event["model"],
                 event["messages"],
+                1,
                 "PLAN",
                 "",
                 credits,

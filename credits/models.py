@@ -72,6 +72,11 @@ class UsageEvent(models.Model):
     client_type = models.CharField(max_length=16, choices=ClientType.choices)
     model = models.CharField(max_length=64)
     messages = models.PositiveIntegerField(default=1)
+    conversations = models.PositiveIntegerField(
+        default=1,
+        help_text="Chat conversations the record stands for: 1 for an event; a day's count for a user activity "
+        "report row brought in by import_user_report.",
+    )
     outcome = models.CharField(max_length=8, choices=Outcome.choices)
     reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
     plan_credits = models.DecimalField(max_digits=12, decimal_places=2, default=0)
@@ -221,7 +226,8 @@ class Notification(models.Model):
 
 
 class UsageTotalsBase(models.Model):
-    """Sums of accepted usage, in hundredths of a credit (exact on every database)."""
+    """Sums of accepted usage: credits in hundredths (exact on every database), messages, and events (the chat
+    conversations of the user activity report: one an event, or what an imported report row says)."""
 
     plan_hundredths = models.BigIntegerField(default=0)
     overage_hundredths = models.BigIntegerField(default=0)

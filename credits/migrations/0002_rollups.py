@@ -121,5 +121,14 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('profile', 'day', 'client_type', 'model', 'tier'), name='profile_daily_usage_unique')],
             },
         ),
+        migrations.AddField(
+            model_name="usageevent",
+            name="conversations",
+            field=models.PositiveIntegerField(
+                default=1,
+                help_text="Chat conversations the record stands for: 1 for an event; a day's count for a user "
+                "activity report row brought in by import_user_report.",
+            ),
+        ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

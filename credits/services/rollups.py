@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
 from credits.models import (
@@ -175,7 +175,7 @@ def _sums() -> dict[str, Any]:
         "plan_hundredths": Sum("plan_credits"),
         "overage_hundredths": Sum("overage_credits"),
         "messages": Sum("messages"),
-        "events": Count("id"),
+        "events": Sum("conversations"),
     }
 
 
