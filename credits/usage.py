@@ -11,11 +11,17 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from credits.models import ClientType, DailyUsage, MonthlyUsage, ProfileDailyUsage, credits_of
+from directory.models import GroupMembership
 from subscriptions.calendar import UTC
+from subscriptions.models import Profile
 
 MAX_DAYS = 366
 EARLIEST = datetime.date(2000, 1, 1)
@@ -113,3 +119,148 @@ def date_range(start: str | None, end: str | None, today: datetime.date | None =
     if (last - first).days + 1 > MAX_DAYS:
         raise ValidationError({"to": f"The range is {(last - first).days + 1} days long: at most {MAX_DAYS}."})
     return DateRange(first, last)
+
+
+# What the explorer, the API and the dashboard's top users read
+
+GROUP_BY = {
+    "day": "Day",
+    "user": "User",
+    "group": "Group",
+    "tier": "Tier",
+    "client_type": "Client type",
+    "model": "Model",
+}
+
+
+@dataclass(frozen=True)
+class UsageFilters:
+    """Narrowing of the usage read: a user (id), the current members of a group (id), a tier code, a client
+    type, a model code. Empty: no narrowing."""
+
+    user_id: Any = None
+    group_id: Any = None
+    tier: str = ""
+    client_type: str = ""
+    model: str = ""
+
+    @property
+    def per_user(self) -> bool:
+        return self.user_id is not None or self.group_id is not None
+
+
+@dataclass
+class UsageRow:
+    """One line of usage: its key (a day, a user id, a group id, a tier code, a client type or a model code;
+    None for users in no group) and label, and its sums (credits in hundredths)."""
+
+    key: Any
+    label: str
+    plan_hundredths: int = 0
+    overage_hundredths: int = 0
+    messages: int = 0
+    events: int = 0
+
+    @property
+    def plan_credits(self) -> Decimal:
+        return credits_of(self.plan_hundredths)
+
+    @property
+    def overage_credits(self) -> Decimal:
+        return credits_of(self.overage_hundredths)
+
+    @property
+    def credits(self) -> Decimal:
+        return credits_of(self.plan_hundredths + self.overage_hundredths)
+
+
+# group_by -> (the rollup column(s) grouped on: the key first, then the label's columns)
+_COLUMNS = {
+    "day": ("day",),
+    "user": ("user_id", "user__user_name", "user__display_name"),
+    "group": ("user__memberships__group_id", "user__memberships__group__display_name"),
+    "tier": ("tier_id", "tier__name"),
+    "client_type": ("client_type",),
+    "model": ("model",),
+}
+NO_GROUP = "No group"
+
+
+def _narrowed(rows: QuerySet, filters: UsageFilters) -> QuerySet:
+    if filters.user_id is not None:
+        rows = rows.filter(user_id=filters.user_id)
+    if filters.group_id is not None:
+        rows = rows.filter(user_id__in=GroupMembership.objects.filter(group_id=filters.group_id).values("user_id"))
+    for name in ("tier", "client_type", "model"):
+        if getattr(filters, name):
+            rows = rows.filter(**{"tier_id" if name == "tier" else name: getattr(filters, name)})
+    return rows
+
+
+def _sources(profile: Profile, span: DateRange, group_by: str, filters: UsageFilters) -> list[QuerySet]:
+    """The rollup rows that answer the question: the profile's daily rows when no user is involved, else the
+    per-user daily rows (grouping by day, or partial months) and monthly rows (whole months)."""
+    if group_by not in ("user", "group") and not filters.per_user:
+        return [ProfileDailyUsage.objects.filter(profile=profile, day__gte=span.start, day__lte=span.end)]
+    if group_by == "day":
+        return [DailyUsage.objects.filter(profile=profile, day__gte=span.start, day__lte=span.end)]
+    sources = []
+    months = span.whole_months()
+    if months:
+        sources.append(MonthlyUsage.objects.filter(profile=profile, month__gte=months[0], month__lte=months[-1]))
+    for first, last in span.partial_days():
+        sources.append(DailyUsage.objects.filter(profile=profile, day__gte=first, day__lte=last))
+    return sources
+
+
+def usage_rows(profile: Profile, span: DateRange, group_by: str, filters: UsageFilters | None = None) -> list[UsageRow]:
+    """Accepted usage of `profile` over `span`, grouped by `group_by` (a key of GROUP_BY), from the rollups: one
+    aggregate query per rollup table read (two at most). Days in date order; the others by credits, most first.
+    Grouped by group, a user in several groups counts in each, and users in none in "No group"."""
+    if group_by not in GROUP_BY:
+        raise ValueError(f"unknown grouping {group_by!r}")
+    filters = filters or UsageFilters()
+    columns = _COLUMNS[group_by]
+    merged: dict[Any, UsageRow] = {}
+    for source in _sources(profile, span, group_by, filters):
+        rows = (
+            _narrowed(source, filters)
+            .order_by()
+            .values(*columns)
+            .annotate(
+                plan=Sum("plan_hundredths"),
+                overage=Sum("overage_hundredths"),
+                msgs=Sum("messages"),
+                evts=Sum("events"),
+            )
+            .values_list(*columns, "plan", "overage", "msgs", "evts")
+        )
+        for row in rows:
+            key = row[0]
+            line = merged.get(key)
+            if line is None:
+                line = merged[key] = UsageRow(key=key, label=_label(group_by, row[: len(columns)]))
+            line.plan_hundredths += row[-4] or 0
+            line.overage_hundredths += row[-3] or 0
+            line.messages += row[-2] or 0
+            line.events += row[-1] or 0
+    lines = list(merged.values())
+    if group_by == "day":
+        lines.sort(key=lambda line: line.key)
+    else:
+        lines.sort(key=lambda line: (-(line.plan_hundredths + line.overage_hundredths), line.label))
+    return lines
+
+
+def _label(group_by: str, values: tuple) -> str:
+    if group_by == "day":
+        return f"{values[0]:%Y-%m-%d}"
+    if group_by == "user":
+        return f"{values[2]} ({values[1]})" if values[2] and values[2] != values[1] else values[1]
+    if group_by == "group":
+        return values[1] if values[0] is not None else NO_GROUP
+    if group_by == "tier":
+        return values[1]
+    if group_by == "client_type":
+        return ClientType(values[0]).label if values[0] in ClientType.values else values[0]
+    return values[0]

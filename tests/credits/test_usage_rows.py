@@ -1,0 +1,118 @@
+"""The usage the explorer, the API and the dashboard read (issue 8, item 3): from the rollups, equal to the sums
+of the accepted events for every grouping, filter and kind of range (whole months, partial months, both)."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+
+import pytest
+
+from credits.models import Outcome, UsageEvent, hundredths_of
+from credits.usage import GROUP_BY, NO_GROUP, DateRange, UsageFilters, usage_rows
+from directory import services as directory
+from subscriptions.services import group_assign, profile_settings_update
+from tests.credits.conftest import ACTOR, event, record
+
+D = datetime.date
+
+
+@pytest.fixture
+def used(metered, clock):
+    """Usage of ann (Pro), bob and cat (Pro Max through Research) in November."""
+    org = metered
+    group_assign(profile=org.profile, group=org.groups["Research"], tier="PRO_MAX", actor=ACTOR)
+    profile_settings_update(profile=org.profile, changes={"overage_enabled": True}, actor=ACTOR)
+    ann, bob, cat = (org.users[name] for name in ("ann", "bob", "cat"))
+    clock.set(2026, 12, 1, 12)
+    record(
+        org.profile,
+        event(ann, "990", occurred_at="2026-11-16T10:00:00Z"),
+        event(ann, "20", occurred_at="2026-11-16T11:00:00Z", messages=4),  # overage
+        event(ann, "3", occurred_at="2026-11-20T11:00:00Z", client_type="KIRO_CLI"),
+        event(bob, "7.5", occurred_at="2026-11-18T09:00:00Z", model="claude-sonnet-4.5"),
+        event(bob, "1.25", occurred_at="2026-11-30T23:00:00Z", model="claude-sonnet-4.5"),
+        event(cat, "4", occurred_at="2026-11-28T09:00:00Z", client_type="KIRO_CLI", messages=2),
+    )
+    return org
+
+
+def expected(profile, span: DateRange, group_by: str, members=None, **narrow) -> dict:
+    """The same figures straight from the accepted events."""
+    totals: dict = defaultdict(lambda: [0, 0, 0, 0])
+    events = UsageEvent.objects.filter(profile=profile).exclude(outcome=Outcome.REJECTED).filter(**narrow)
+    for e in events:
+        day = e.occurred_at.astimezone(datetime.UTC).date()
+        if not span.start <= day <= span.end:
+            continue
+        keys = {
+            "day": [day],
+            "user": [e.user_id],
+            "group": (members or {}).get(e.user_id) or [None],
+            "tier": [e.tier_id],
+            "client_type": [e.client_type],
+            "model": [e.model],
+        }[group_by]
+        for key in keys:
+            t = totals[key]
+            t[0] += hundredths_of(e.plan_credits)
+            t[1] += hundredths_of(e.overage_credits)
+            t[2] += e.messages
+            t[3] += e.conversations
+    return {k: tuple(v) for k, v in totals.items()}
+
+
+def got(rows) -> dict:
+    return {r.key: (r.plan_hundredths, r.overage_hundredths, r.messages, r.events) for r in rows}
+
+
+SPANS = [
+    DateRange(D(2026, 11, 1), D(2026, 11, 30)),  # a whole month: monthly rows
+    DateRange(D(2026, 11, 17), D(2026, 11, 29)),  # part of a month: daily rows
+    DateRange(D(2026, 10, 20), D(2026, 11, 30)),  # both
+]
+
+
+@pytest.mark.parametrize("group_by", list(GROUP_BY))
+@pytest.mark.parametrize("span", SPANS, ids=["month", "days", "both"])
+def test_every_grouping_equals_the_sums_of_the_accepted_events(used, group_by, span):
+    members = {}
+    for user in used.users.values():
+        members[user.pk] = sorted(user.memberships.values_list("group_id", flat=True))
+    assert got(usage_rows(used.profile, span, group_by)) == expected(used.profile, span, group_by, members)
+
+
+def test_filters_narrow_the_rows(used):
+    span = SPANS[0]
+    ann, bob = used.users["ann"], used.users["bob"]
+    rows = usage_rows(used.profile, span, "model", UsageFilters(user_id=ann.pk))
+    assert got(rows) == expected(used.profile, span, "model", user=ann)
+    research = used.groups["Research"]  # bob and cat
+    rows = usage_rows(used.profile, span, "user", UsageFilters(group_id=research.pk))
+    assert set(got(rows)) == {bob.pk, used.users["cat"].pk}
+    rows = usage_rows(used.profile, span, "day", UsageFilters(client_type="KIRO_CLI"))
+    assert got(rows) == expected(used.profile, span, "day", client_type="KIRO_CLI")
+    rows = usage_rows(used.profile, span, "user", UsageFilters(tier="PRO_MAX", model="claude-sonnet-4.5"))
+    assert got(rows) == {bob.pk: (875, 0, 2, 2)}
+
+
+def test_labels_order_and_users_in_no_group(used):
+    directory.group_members_remove(group=used.groups["Research"], users=[used.users["cat"]], actor=ACTOR)
+    rows = usage_rows(used.profile, SPANS[0], "group")
+    labels = [row.label for row in rows]
+    assert labels == ["Engineering", "Research", NO_GROUP]  # most credits first: ann + bob, bob, cat
+    users = usage_rows(used.profile, SPANS[0], "user")
+    assert [row.label for row in users] == ["Ann (ann)", "Bob (bob)", "Cat (cat)"]
+    assert users[0].credits == 1013 and users[0].overage_credits == 20  # the 3 credits after it fit the plan again
+    days = usage_rows(used.profile, SPANS[0], "day")
+    assert [row.label for row in days] == ["2026-11-16", "2026-11-18", "2026-11-20", "2026-11-28", "2026-11-30"]
+    assert [row.label for row in usage_rows(used.profile, SPANS[0], "client_type")] == ["Kiro IDE", "Kiro CLI"]
+
+
+def test_reading_usage_takes_one_query_per_rollup_table(used, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        usage_rows(used.profile, SPANS[0], "user")
+    with django_assert_num_queries(2):
+        usage_rows(used.profile, SPANS[2], "group")
+    with django_assert_num_queries(1):
+        usage_rows(used.profile, SPANS[2], "tier")
