@@ -204,7 +204,7 @@ def _sources(profile: Profile, span: DateRange, group_by: str, filters: UsageFil
         return [ProfileDailyUsage.objects.filter(profile=profile, day__gte=span.start, day__lte=span.end)]
     if group_by == "day":
         return [DailyUsage.objects.filter(profile=profile, day__gte=span.start, day__lte=span.end)]
-    sources = []
+    sources: list[QuerySet] = []
     months = span.whole_months()
     if months:
         sources.append(MonthlyUsage.objects.filter(profile=profile, month__gte=months[0], month__lte=months[-1]))

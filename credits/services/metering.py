@@ -320,8 +320,8 @@ def _tiers_of(subs: dict[Any, Subscription], months: set[tuple[Any, datetime.dat
         if month == current:
             result[(sub_id, month)] = sub.effective_tier_id(ctx.now)
         else:
-            tier = highest.get((sub_id, month))
-            result[(sub_id, month)] = tier.pk if tier is not None else sub.tier_id
+            held = highest.get((sub_id, month))
+            result[(sub_id, month)] = held.pk if held is not None else sub.tier_id
     return result
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
@@ -105,15 +105,17 @@ def rollups_add(uses: Iterable[Use]) -> None:
         )
 
 
-def _converters(model: type, fields: Sequence[str]) -> list[Any]:
+def _converters(model: type[models.Model], fields: Sequence[str]) -> list[Any]:
     return [adapter(model, name) for name in fields]
 
 
-def _add(model: type, keys: Sequence[str], totals: dict[tuple, list[int]], sums: Sequence[str] = SUMS) -> None:
+def _add(
+    model: type[models.Model], keys: Sequence[str], totals: dict[tuple, list[int]], sums: Sequence[str] = SUMS
+) -> None:
     """Upsert `totals` (key tuple → amounts), adding the amounts to rows that exist."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    columns = [quote(model._meta.get_field(name).column) for name in (*keys, *sums)]
+    columns = [quote(model._meta.get_field(name).column) for name in (*keys, *sums)]  # type: ignore[union-attr,arg-type]
     additions = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns[len(keys) :])
     convert = _converters(model, keys)
     rows = sorted(
@@ -136,7 +138,7 @@ def _insert_marks(marks: set[tuple]) -> Counter:
     fields = ("profile_id", "period", "start", "client_type", "tier", "user_id")
     quote = connection.ops.quote_name
     table = quote(ActiveUser._meta.db_table)
-    columns = [quote(ActiveUser._meta.get_field(name).column) for name in fields]
+    columns = [quote(ActiveUser._meta.get_field(name).column) for name in fields]  # type: ignore[union-attr,arg-type]
     convert = _converters(ActiveUser, fields)
     rows = sorted(
         ([c(v) for c, v in zip(convert, mark, strict=True)] for mark in marks), key=lambda r: list(map(str, r))
@@ -179,10 +181,10 @@ def _sums() -> dict[str, Any]:
     }
 
 
-def rollups_expected(profile_ids: Sequence[Any] | None = None) -> dict[type, dict[tuple, tuple]]:
+def rollups_expected(profile_ids: Sequence[Any] | None = None) -> dict[Any, dict[tuple, tuple]]:
     """Every rollup row the accepted events of `profile_ids` (all profiles: None) imply: model → key → amounts."""
     utc = datetime.UTC
-    expected: dict[type, dict[tuple, tuple]] = {}
+    expected: dict[Any, dict[tuple, tuple]] = {}
     specs = (
         (DailyUsage, TruncDate("occurred_at", tzinfo=utc), ("user_id", "client_type", "model", "tier_id")),
         (MonthlyUsage, TruncMonth("occurred_at", tzinfo=utc), ("user_id", "client_type", "model", "tier_id")),
@@ -248,7 +250,7 @@ KEYS = {
 AMOUNTS = {ActiveUser: (), ActiveUserCount: ("users",)}
 
 
-def _stored(model: type, profile_ids: Sequence[Any] | None) -> dict[tuple, tuple]:
+def _stored(model: Any, profile_ids: Sequence[Any] | None) -> dict[tuple, tuple]:
     rows = model.objects.all() if profile_ids is None else model.objects.filter(profile_id__in=profile_ids)
     keys, amounts = KEYS[model], AMOUNTS.get(model, SUMS)
     width = len(keys)
