@@ -14,7 +14,7 @@ and one INSERT of the active-user marks whose newly inserted rows (RETURNING) ar
 from __future__ import annotations
 
 import datetime
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,7 +36,7 @@ from credits.models import (
 )
 from kiroconsole.bulk import adapter, insert_rows
 
-CHUNK = 400  # rows per statement: SQLite takes at most 32,766 parameters in one
+PARAMETERS = 30_000  # per statement: SQLite takes at most 32,766
 SUMS = ("plan_hundredths", "overage_hundredths", "messages", "events")
 
 
@@ -73,94 +73,155 @@ def marks_of(use: Use) -> list[tuple[Any, str, datetime.date, str, str, Any]]:
     ]
 
 
+class _DbForm:
+    """Values in the database's form, each distinct value converted once (a batch names the same user, day and
+    profile many times; Django's conversion costs microseconds a value)."""
+
+    def __init__(self) -> None:
+        self._profile = _memo(adapter(DailyUsage, "profile_id"))
+        self._user = _memo(adapter(DailyUsage, "user_id"))
+        self._day = _memo(adapter(DailyUsage, "day"))
+
+    def profile(self, value: Any) -> Any:
+        return self._profile(value)
+
+    def user(self, value: Any) -> Any:
+        return self._user(value)
+
+    def day(self, value: datetime.date) -> Any:
+        return self._day(value)
+
+
+def _memo(convert: Any) -> Any:
+    cache: dict[Any, Any] = {}
+
+    def converted(value: Any) -> Any:
+        try:
+            return cache[value]
+        except KeyError:
+            cache[value] = result = convert(value)
+            return result
+
+    return converted
+
+
+DAILY_KEYS = ("profile_id", "day", "user_id", "client_type", "model", "tier_id")
+MONTHLY_KEYS = ("profile_id", "month", "user_id", "client_type", "model", "tier_id")
+PROFILE_DAILY_KEYS = ("profile_id", "day", "client_type", "model", "tier_id")
+COUNT_KEYS = ("profile_id", "period", "start", "client_type", "tier")
+MARK_FIELDS = (*COUNT_KEYS, "user_id")
+
+
 def rollups_add(uses: Iterable[Use]) -> None:
-    """Add `uses` to every rollup (inside the caller's transaction)."""
-    daily: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    monthly: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    profile_daily: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    marks: set[tuple] = set()
+    """Add `uses` to every rollup (inside the caller's transaction).
+
+    Active-user marks are only needed for uses that created a daily row: a daily row that existed already was
+    created with an earlier use of the same user, day, client type and tier, which wrote every mark this use
+    implies (its day, week and month; in all, for the client type, for the tier). The daily upsert tells new rows
+    from old ones by what it returns: a new row holds exactly the credits just added (every event has credits)."""
+    db = _DbForm()
+    daily: dict[tuple, list[int]] = {}
+    monthly: dict[tuple, list[int]] = {}
+    profile_daily: dict[tuple, list[int]] = {}
+    first_use: dict[tuple, Use] = {}
     for use in uses:
         amounts = (use.plan, use.overage, use.messages, use.events)
-        for table, key in (
-            (daily, (use.profile_id, use.day, use.user_id, use.client_type, use.model, use.tier_id)),
-            (monthly, (use.profile_id, use.day.replace(day=1), use.user_id, use.client_type, use.model, use.tier_id)),
-            (profile_daily, (use.profile_id, use.day, use.client_type, use.model, use.tier_id)),
+        profile, user, day = db.profile(use.profile_id), db.user(use.user_id), db.day(use.day)
+        key = (profile, day, user, use.client_type, use.model, use.tier_id)
+        first_use.setdefault(key, use)
+        for table, row_key in (
+            (daily, key),
+            (monthly, (profile, db.day(use.day.replace(day=1)), user, use.client_type, use.model, use.tier_id)),
+            (profile_daily, (profile, day, use.client_type, use.model, use.tier_id)),
         ):
-            total = table[key]
-            for i, amount in enumerate(amounts):
-                total[i] += amount
-        marks.update(marks_of(use))
+            total = table.get(row_key)
+            if total is None:
+                table[row_key] = list(amounts)
+            else:
+                for i, amount in enumerate(amounts):
+                    total[i] += amount
     if not daily:
         return
-    _add(DailyUsage, ("profile_id", "day", "user_id", "client_type", "model", "tier_id"), daily)
-    _add(MonthlyUsage, ("profile_id", "month", "user_id", "client_type", "model", "tier_id"), monthly)
-    _add(ProfileDailyUsage, ("profile_id", "day", "client_type", "model", "tier_id"), profile_daily)
+    new_days = _add(DailyUsage, DAILY_KEYS, daily, returning=True)
+    _add(MonthlyUsage, MONTHLY_KEYS, monthly)
+    _add(ProfileDailyUsage, PROFILE_DAILY_KEYS, profile_daily)
+    marks = {
+        (db.profile(profile), period, db.day(start), client_type, tier, db.user(user))
+        for key in new_days
+        for profile, period, start, client_type, tier, user in marks_of(first_use[key])
+    }
     new = _insert_marks(marks)
     if new:
-        _add(
-            ActiveUserCount,
-            ("profile_id", "period", "start", "client_type", "tier"),
-            {key: [count] for key, count in new.items()},
-            sums=("users",),
-        )
+        _add(ActiveUserCount, COUNT_KEYS, {key: [count] for key, count in new.items()}, sums=("users",))
 
 
 def _converters(model: type[models.Model], fields: Sequence[str]) -> list[Any]:
     return [adapter(model, name) for name in fields]
 
 
+def _chunks(rows: list, width: int) -> Iterable[list]:
+    size = max(1, PARAMETERS // width)
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
 def _add(
-    model: type[models.Model], keys: Sequence[str], totals: dict[tuple, list[int]], sums: Sequence[str] = SUMS
-) -> None:
-    """Upsert `totals` (key tuple → amounts), adding the amounts to rows that exist."""
+    model: type[models.Model],
+    keys: Sequence[str],
+    totals: dict[tuple, list[int]],
+    sums: Sequence[str] = SUMS,
+    returning: bool = False,
+) -> set[tuple]:
+    """Upsert `totals` (key tuple in the database's form → amounts), adding the amounts to rows that exist; rows
+    in key order, so concurrent transactions lock them in one order. With `returning`: the keys of the rows this
+    created (credits as added: an existing row already held some)."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     columns = [quote(model._meta.get_field(name).column) for name in (*keys, *sums)]  # type: ignore[union-attr,arg-type]
     additions = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns[len(keys) :])
-    convert = _converters(model, keys)
-    rows = sorted(
-        ([c(v) for c, v in zip(convert, key, strict=True)] + amounts for key, amounts in totals.items()),
-        key=lambda row: [str(value) for value in row[: len(keys)]],
-    )
+    width = len(keys)
+    back = f" RETURNING {', '.join(columns[:width])}, {columns[width]} + {columns[width + 1]}" if returning else ""
+    rows = sorted(totals.items())
     one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    created: set[tuple] = set()
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
+        for chunk in _chunks(rows, len(columns)):
             sql = (
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))} "  # noqa: S608
-                f"ON CONFLICT ({', '.join(columns[: len(keys)])}) DO UPDATE SET {additions}"
+                f"ON CONFLICT ({', '.join(columns[:width])}) DO UPDATE SET {additions}{back}"
             )
-            cursor.execute(sql, [value for row in chunk for value in row])
+            cursor.execute(sql, [value for key, amounts in chunk for value in (*key, *amounts)])
+            if returning:
+                # Read back as text: drivers return some columns in another form than written (SQLite a date
+                # for the text it was given).
+                written = {tuple(map(str, key)): key for key, _ in chunk}
+                for row in cursor.fetchall():
+                    key = written[tuple(map(str, row[:width]))]
+                    added = totals[key]
+                    if row[width] == added[0] + added[1]:
+                        created.add(key)
+    return created
 
 
 def _insert_marks(marks: set[tuple]) -> Counter:
-    """Insert the marks not yet there; how many were new per (profile, period, start, client type, tier)."""
-    fields = ("profile_id", "period", "start", "client_type", "tier", "user_id")
+    """Insert the marks (in the database's form) not yet there; how many were new per count key."""
+    if not marks:
+        return Counter()
     quote = connection.ops.quote_name
     table = quote(ActiveUser._meta.db_table)
-    columns = [quote(ActiveUser._meta.get_field(name).column) for name in fields]  # type: ignore[union-attr,arg-type]
-    convert = _converters(ActiveUser, fields)
-    rows = sorted(
-        ([c(v) for c, v in zip(convert, mark, strict=True)] for mark in marks), key=lambda r: list(map(str, r))
-    )
+    columns = [quote(ActiveUser._meta.get_field(name).column) for name in MARK_FIELDS]  # type: ignore[union-attr,arg-type]
+    rows = sorted(marks)
     one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     new: Counter = Counter()
-    start_of = adapter(ActiveUser, "start")
-    back = {start_of(mark[2]): mark[2] for mark in marks}
-    profile_of = {convert[0](mark[0]): mark[0] for mark in marks}
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
+        for chunk in _chunks(rows, len(columns)):
             sql = (
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))} "  # noqa: S608
                 f"ON CONFLICT ({', '.join(columns)}) DO NOTHING RETURNING {', '.join(columns[:5])}"
             )
             cursor.execute(sql, [value for row in chunk for value in row])
-            for profile_id, period, day, client_type, tier in cursor.fetchall():
-                day = back.get(day, day)
-                if isinstance(day, str):
-                    day = datetime.date.fromisoformat(day)
-                new[(profile_of.get(profile_id, profile_id), period, day, client_type, tier)] += 1
+            for row in cursor.fetchall():
+                new[tuple(row)] += 1
     return new
 
 

@@ -217,3 +217,20 @@ def test_a_range_splits_into_whole_months_and_partial_days():
     inside = DateRange(D(2026, 11, 3), D(2026, 11, 9))
     assert inside.whole_months() == [] and inside.partial_days() == [(D(2026, 11, 3), D(2026, 11, 9))]
     assert DateRange(D(2026, 12, 1), D(2027, 1, 31)).whole_months() == [D(2026, 12, 1), D(2027, 1, 1)]
+
+
+def test_active_user_marks_are_written_only_when_a_daily_row_is_new(metered, clock):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    clock.set(2026, 11, 20, 12)
+    ann = metered.users["ann"]
+    record(metered.profile, event(ann, "1", occurred_at=at(16)))
+    with CaptureQueriesContext(connection) as again:
+        record(metered.profile, event(ann, "2", occurred_at=at(16, 11)))  # the same day, client type, model, tier
+    assert not [q for q in again.captured_queries if "credits_activeuser" in q["sql"]]
+    with CaptureQueriesContext(connection) as other_model:
+        record(metered.profile, event(ann, "2", occurred_at=at(16, 12), model="claude-haiku-4.5"))
+    assert [q for q in other_model.captured_queries if "INSERT INTO" in q["sql"] and "credits_activeuser" in q["sql"]]
+    assert ActiveUserCount.objects.get(period="D", client_type="", tier="").users == 1
+    assert rollups_differences() == []
