@@ -55,7 +55,7 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
                 connection.queries_log.append({"sql": f"{sql} -- {len(rows)} rows", "time": f"{duration:.3f}"})
         else:
             placeholders = ", ".join(["%s"] * len(fields))
-            sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+            sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608  # nosec B608
             cursor.executemany(sql, rows)
 
 
@@ -66,7 +66,7 @@ def update_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     connection = _connection()
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in fields)  # type: ignore[union-attr]
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"  # noqa: S608
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"  # noqa: S608  # nosec B608
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
@@ -87,14 +87,14 @@ def existing_pairs(
         if connection.vendor == "postgresql":
             types = [model._meta.get_field(name).db_type(connection) for name in fields]  # type: ignore[union-attr]
             sql = (
-                f"SELECT t.{first}, t.{second} FROM {table} t "  # noqa: S608
+                f"SELECT t.{first}, t.{second} FROM {table} t "  # noqa: S608  # nosec B608
                 f"JOIN unnest(%s::{types[0]}[], %s::{types[1]}[]) AS v(a, b) ON t.{first} = v.a AND t.{second} = v.b"
             )
             cursor.execute(sql, [[a for a, _ in pairs], [b for _, b in pairs]])
         else:
             values = ", ".join(["(%s, %s)"] * len(pairs))
             sql = (
-                f"WITH v(a, b) AS (VALUES {values}) "  # noqa: S608
+                f"WITH v(a, b) AS (VALUES {values}) "  # noqa: S608  # nosec B608
                 f"SELECT t.{first}, t.{second} FROM {table} t JOIN v ON t.{first} = v.a AND t.{second} = v.b"
             )
             cursor.execute(sql, [value for pair in pairs for value in pair])
@@ -198,14 +198,14 @@ def update_by_key(
             arrays = ", ".join(f"%s::{kind}[]" for kind in types)
             names = ", ".join(["id", *columns])
             sql = (
-                f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) AS v({names}) "  # noqa: S608
+                f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) AS v({names}) "  # noqa: S608  # nosec B608
                 f"WHERE t.{pk} = v.id{condition}"
             )
             cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
             return cursor.rowcount
         values = ", ".join(f"%s AS {name}" for name in ["id", *columns])
         sql = (
-            f"UPDATE {table} AS t SET {assignments} FROM (SELECT {values}) AS v "  # noqa: S608
+            f"UPDATE {table} AS t SET {assignments} FROM (SELECT {values}) AS v "  # noqa: S608  # nosec B608
             f"WHERE t.{pk} = v.id{condition}"
         )
         cursor.executemany(sql, rows)

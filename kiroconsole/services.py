@@ -175,7 +175,7 @@ def _token_rows(token_hash: str, now: datetime) -> list[tuple]:
         + ["g.name"]
     )
     sql = (
-        f"SELECT {columns} FROM {quote(token.db_table)} t "  # noqa: S608
+        f"SELECT {columns} FROM {quote(token.db_table)} t "  # noqa: S608  # nosec B608
         f"JOIN {quote(user.db_table)} u ON u.id = t.user_id "
         f"LEFT JOIN {quote(through.db_table)} ug ON ug.user_id = u.id "
         f"LEFT JOIN {quote(Group._meta.db_table)} g ON g.id = ug.group_id "

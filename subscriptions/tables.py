@@ -3,8 +3,8 @@ from __future__ import annotations
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from kiroconsole.htmx_tables import RecordCellsTable
 from subscriptions.models import GroupAssignment, Profile, Subscription, SubscriptionStatus, Tier
@@ -78,9 +78,10 @@ class SelectColumn(tables.Column):
 
     @property
     def header(self):
-        return mark_safe(
-            '<input type="checkbox" class="js-only" data-select-all="users" '
-            'aria-label="Select every user on this page">'
+        return format_html(
+            '<input type="checkbox" class="js-only" data-select-all="{}" aria-label="{}">',
+            "users",
+            "Select every user on this page",
         )
 
     def render(self, record):
@@ -200,10 +201,10 @@ class SubscriptionTable(RecordCellsTable):
             )
             for m in record.user.assigned_memberships
         ]
-        items = SafeString("".join(chips))  # each made by format_html
+        items = format_html_join("", "{}", ((chip,) for chip in chips))
         html = format_html('<ul class="chips{}">{}</ul>', " chips-muted" if record.direct_opt_out else "", items)
         if record.direct_opt_out:
-            return (html if chips else SafeString("")) + format_html(
+            return (html if chips else format_html("{}", "")) + format_html(
                 '<span class="cell-sub">{}</span>', "Unsubscribed: its groups count again once subscribed directly"
             )
         return html if chips else "—"
@@ -212,7 +213,11 @@ class SubscriptionTable(RecordCellsTable):
         return _day(record.subscribed_at)
 
     def render_last_active_at(self, record):
-        return _day(record.last_active_at) if record.last_active_at else mark_safe('<span class="muted">Never</span>')
+        return (
+            _day(record.last_active_at)
+            if record.last_active_at
+            else format_html('<span class="muted">{}</span>', "Never")
+        )
 
 
 class GroupAssignmentTable(tables.Table):

@@ -245,7 +245,7 @@ def _users(profile: Profile, events: Sequence[EventIn]) -> tuple[dict[Any, Any],
         )
         params += [adapter(DirectoryUser, "identity_center")(profile.identity_center_id), *names]
     sql = (
-        f"SELECT {', '.join(user_columns + sub_columns)} FROM {quote(DirectoryUser._meta.db_table)} u "  # noqa: S608
+        f"SELECT {', '.join(user_columns + sub_columns)} FROM {quote(DirectoryUser._meta.db_table)} u "  # noqa: S608  # nosec B608
         f"LEFT JOIN {quote(Subscription._meta.db_table)} s ON s.user_id = u.id AND s.profile_id = %s "
         f"WHERE {' OR '.join(conditions)}"
     )
@@ -342,7 +342,7 @@ def _lock_balances(pairs: dict[tuple[Any, datetime.date], int]) -> dict[tuple[An
     higher = "GREATEST" if connection.vendor == "postgresql" else "MAX"
     values = ", ".join(["(%s, %s, %s, 0, 0, %s)"] * len(ordered))
     sql = (
-        f"INSERT INTO {table} (subscription_id, month, allowance_hundredths, plan_hundredths, "  # noqa: S608
+        f"INSERT INTO {table} (subscription_id, month, allowance_hundredths, plan_hundredths, "  # noqa: S608  # nosec B608
         f"overage_hundredths, updated_at) VALUES {values} ON CONFLICT (subscription_id, month) DO UPDATE SET "
         f"allowance_hundredths = {higher}({table}.allowance_hundredths, excluded.allowance_hundredths) "
         "RETURNING id, subscription_id, month, allowance_hundredths, plan_hundredths, overage_hundredths"

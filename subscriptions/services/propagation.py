@@ -165,7 +165,7 @@ class _Writer:
         table = connections["default"].ops.quote_name(SubscriptionPeriod._meta.db_table)
         period_columns = ["subscription", "tier", "status", "starts_at", "ends_at"]
         close = (
-            f"UPDATE {table} SET ends_at = %s WHERE subscription_id = %s "  # noqa: S608
+            f"UPDATE {table} SET ends_at = %s WHERE subscription_id = %s "  # noqa: S608  # nosec B608
             f"AND (ends_at IS NULL OR ends_at > %s)"
         )
         # New subscriptions in the order of their users, with ids sorted the same way: every index then grows
