@@ -59,7 +59,7 @@ def identity_center_panel(sender, request, instance: IdentityCenterInstance, **k
         },
         request=request,
     )
-    return mark_safe(html)  # noqa: S308  # nosec B308 B703 (rendered by the template engine, which escapes)
+    return mark_safe(html)  # noqa: S308 (rendered by the template engine, which escapes)  # nosec B308 B703
 
 
 @requires(Cap.TOKENS_MANAGE)

@@ -30,4 +30,4 @@ def user_subscriptions_panel(sender, request, user, **kwargs: Any) -> SafeString
     html = render_to_string(
         "subscriptions/user_panel.html", {"person": user, "subscriptions": subscriptions}, request=request
     )
-    return mark_safe(html)  # noqa: S308  # nosec B308 B703 (rendered by the template engine, which escapes)
+    return mark_safe(html)  # noqa: S308 (rendered by the template engine, which escapes)  # nosec B308 B703
