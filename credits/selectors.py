@@ -30,7 +30,7 @@ def metering_settings(profile_id: str) -> ProfileSettings:
         + [f"p.{quote(Profile._meta.get_field(name).column)}" for name in PROFILE_FIELDS]  # type: ignore[union-attr,arg-type]
     )
     sql = (
-        f"SELECT {columns} FROM {quote(ProfileSettings._meta.db_table)} s "  # noqa: S608
+        f"SELECT {columns} FROM {quote(ProfileSettings._meta.db_table)} s "  # noqa: S608  # nosec B608
         f"JOIN {quote(Profile._meta.db_table)} p ON p.id = s.profile_id "
         "WHERE p.profile_id = %s AND p.deleted_at IS NULL"
     )
@@ -60,7 +60,8 @@ def balance_mismatches(profile: Profile | None = None) -> list[str]:
         shared = shared.filter(profile=profile)
     expected: dict[tuple[Any, Any], list[int]] = {}
     for sub_id, month, plan, overage in (
-        events.values("subscription_id", "month")
+        events.filter(subscription__isnull=False)  # imported history of users without a subscription: no balance
+        .values("subscription_id", "month")
         .annotate(plan=Sum("plan_credits"), overage=Sum("overage_credits"))
         .values_list("subscription_id", "month", "plan", "overage")
         .order_by()

@@ -46,6 +46,8 @@ class Bill:
     overage_unit_price: Decimal = OVERAGE_PRICE
     overage_amount: Decimal = Decimal("0.00")
     currency: str = CURRENCY
+    # The tier code each billed subscription's seat is at, by subscription id: what chargeback attributes.
+    seat_tiers: dict[object, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -94,6 +96,7 @@ def profile_bill(profile: Profile, month: datetime.datetime) -> Bill:
     seats = Counter(highest[subscription] for subscription in billed)
     multiplier = price_multiplier(profile)
     bill = Bill(profile=profile, month=start, multiplier=multiplier)
+    bill.seat_tiers = {subscription: highest[subscription] for subscription in billed}
     bill.overage_unit_price = (OVERAGE_PRICE * multiplier).quantize(Decimal("0.0001"))
     for code in sorted(seats, key=lambda code: rank[code]):
         unit = (tiers[code].price * multiplier).quantize(CENTS)

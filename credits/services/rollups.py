@@ -341,8 +341,8 @@ def rollups_rebuild(profile_ids: Sequence[Any] | None = None) -> dict[str, int]:
     additive, and a user is active in a period exactly when they have a daily row in it). Days, weeks and months
     are the database's own date functions, UTC (on SQLite, Django's datetimes are stored as UTC text, which
     `date()` reads; TruncDate there is a Python function called per row). Credits become hundredths row by row,
-    so the sums are exact on SQLite too. (3,000,000 events: about 40 s on SQLite, against an hour and several GB
-    for rows computed in Python and written back.)"""
+    so the sums are exact on SQLite too. (SQLite, busy 2-CPU machine: 60,000 events 8 s, against 86 s for rows
+    computed in Python and written back; 3,000,000 events 207 s, 5 million active-user marks, no Python memory.)"""
     vendor = connection.vendor
     if vendor == "sqlite":
         day_of = "date({})"

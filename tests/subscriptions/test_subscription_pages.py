@@ -156,9 +156,19 @@ def test_the_tabs_lead_to_each_page_of_the_profile(viewer_client, subscribed):
     nav = html[html.index('<nav class="tabs" aria-label="Profile">') :]
     nav = nav[: nav.index("</nav>")]
     links = re.findall(r'href="([^"]+)"[^>]*>([^<]+)<', nav)
-    assert [name for _, name in links] == ["Overview", "Users", "Groups", "Settings", "Bill"]
+    assert [name for _, name in links] == [
+        "Overview",
+        "Dashboard",
+        "Usage",
+        "Users",
+        "Groups",
+        "Settings",
+        "Bill",
+        "Chargeback",
+    ]
     assert [href for href, _ in links] == [
-        url(subscribed.profile, p) for p in ("", "users/", "groups/", "settings/", "bill/")
+        url(subscribed.profile, p)
+        for p in ("", "dashboard/", "usage/", "users/", "groups/", "settings/", "bill/", "chargeback/")
     ]
     assert re.search(r'href="[^"]+/groups/" aria-current="page"', nav)
 

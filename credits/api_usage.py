@@ -1,0 +1,129 @@
+"""The usage API (CONTRACTS.md `GET /profiles/{id}/usage`): the usage explorer's question and answer as JSON.
+
+The query parameters are the explorer page's (credits.explorer.UsageQueryForm validates both), so a bad value is a
+422 naming its field with the page's message: `{"detail": {"to": ["The range ends (...) before it starts ..."]}}`.
+Credits are decimal strings with two places, as everywhere in the API.
+"""
+
+import datetime
+
+from ninja import Field, Query, Schema
+from ninja.responses import Status
+
+from credits.explorer import UsageQueryForm, usage_answer
+from credits.usage import GROUP_BY, UsageRow
+from kiroconsole.api import GuardedRouter, requires
+from kiroconsole.roles import Cap
+from subscriptions import selectors
+
+router = GuardedRouter(tags=["usage"])
+
+
+class UsageRowOut(Schema):
+    key: str | None = Field(
+        description="The day (YYYY-MM-DD), user id, group id (null: users in no group), tier code, client type or "
+        "model code."
+    )
+    label: str = Field(
+        description="What the console shows: the day, `Display name (user name)`, the group's, tier's "
+        "or model's name, the client type's label."
+    )
+    plan_credits: str
+    overage_credits: str
+    credits: str = Field(description="Plan + overage credits.")
+    messages: int
+    events: int
+
+
+class UsageTotalOut(Schema):
+    plan_credits: str
+    overage_credits: str
+    credits: str
+    messages: int
+    events: int
+
+
+class UsageOut(Schema):
+    profile_id: str
+    from_: datetime.date = Field(alias="from", description="The first day (UTC), included.")
+    to: datetime.date = Field(description="The last day (UTC), included.")
+    group_by: str
+    rows: list[UsageRowOut] = Field(description="Days in date order; the others by credits, most first.")
+    total: UsageTotalOut = Field(
+        description="The sum of the rows; grouped by group, each user counts once (a user in two groups is in two "
+        "rows)."
+    )
+
+
+class ErrorOut(Schema):
+    detail: str | dict | list
+
+
+def _figures(row: UsageRow) -> dict:
+    return {
+        "plan_credits": f"{row.plan_credits:.2f}",
+        "overage_credits": f"{row.overage_credits:.2f}",
+        "credits": f"{row.credits:.2f}",
+        "messages": row.messages,
+        "events": row.events,
+    }
+
+
+def _key(key) -> str | None:
+    if key is None:
+        return None
+    return key.isoformat() if isinstance(key, datetime.date) else str(key)
+
+
+@router.get(
+    "/profiles/{profile_id}/usage",
+    response={200: UsageOut, 422: ErrorOut},
+    by_alias=True,
+    summary="Accepted usage over a range of days, totalled by day, user, group, tier, client type or model",
+    description=(
+        "Read from the usage rollups. `from` and `to` are UTC days, both included (default: this month; at most "
+        "366 days). Narrow with `user` (a user name, any case, or a user id), `group` (a group's display name or "
+        "id: its current members), `tier`, `client_type` and `model` (codes). Each bad parameter is a 422 naming "
+        "it; an unknown or deleted profile is a 404."
+    ),
+)
+@requires(Cap.VIEW)
+def get_usage(
+    request,
+    profile_id: str,
+    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD; default: the first of this month."),
+    to: str | None = Query(None, description="YYYY-MM-DD, included; default: the end of from's month."),
+    group_by: str | None = Query(None, description=f"One of {', '.join(GROUP_BY)}; default day."),
+    user: str | None = Query(None, description="A user name (any case) or user id of the profile's directory."),
+    group: str | None = Query(None, description="A live group's display name (any case) or id."),
+    tier: str | None = Query(None, description="A tier code, like PRO."),
+    client_type: str | None = Query(None, description="KIRO_IDE or KIRO_CLI."),
+    model: str | None = Query(None, description="A model code of the catalogue, like auto."),
+):
+    profile = selectors.profile_by_id(profile_id)
+    data = {
+        "from": from_,
+        "to": to,
+        "group_by": group_by,
+        "user": user,
+        "group": group,
+        "tier": tier,
+        "client_type": client_type,
+        "model": model,
+    }
+    form = UsageQueryForm({k: v for k, v in data.items() if v is not None}, profile=profile, page=False)
+    if not form.is_valid():
+        return Status(422, {"detail": form.errors_by_field()})
+    answer = usage_answer(form.query())
+    query = answer.query
+    return Status(
+        200,
+        {
+            "profile_id": profile.profile_id,
+            "from": query.span.start,
+            "to": query.span.end,
+            "group_by": query.group_by,
+            "rows": [{"key": _key(row.key), "label": row.label, **_figures(row)} for row in answer.rows],
+            "total": _figures(answer.total),
+        },
+    )
