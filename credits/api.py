@@ -48,7 +48,7 @@ class ErrorOut(Schema):
     detail: str | dict | list
 
 
-class SettingsOut(Schema):
+class EntitlementSettingsOut(Schema):  # not SettingsOut: the name of the profile settings' schema
     mcp: dict
     web_tools: bool
     models: dict
@@ -73,7 +73,7 @@ class EntitlementOut(Schema):
     shared_cap: str | None
     shared_overage_used: str
     remaining: str
-    settings: SettingsOut
+    settings: EntitlementSettingsOut
 
 
 def _money(value) -> str | None:
@@ -157,7 +157,7 @@ def post_usage_events(request, profile_id: str):
     profile = settings.profile
     try:
         body = json_loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: nested too deep
         return _invalid(f"The body is not valid JSON: {error}.")
     if not isinstance(body, dict):
         return _invalid('Send one event as a JSON object, or {"events": [...]}.')

@@ -84,10 +84,10 @@ def parse_credits(value: Any) -> Decimal:
         raise EventInvalid("credits", f"{value!r} is not a number.")
     if credits <= 0:
         raise EventInvalid("credits", "must be more than 0 (the least an event can cost is 0.01).")
+    if credits > MAX_CREDITS:  # first: quantizing 1e30 to 0.01 overflows the decimal context
+        raise EventInvalid("credits", f"{value} is more than one event can cost ({MAX_CREDITS:,}).")
     if credits != credits.quantize(Decimal("0.01")):
         raise EventInvalid("credits", f"{value} has more than two decimals: credits are metered to 0.01.")
-    if credits > MAX_CREDITS:
-        raise EventInvalid("credits", f"{value} is more than one event can cost ({MAX_CREDITS:,}).")
     return credits.quantize(Decimal("0.01"))
 
 
@@ -104,7 +104,10 @@ def parse_occurred_at(value: Any, now: datetime.datetime) -> datetime.datetime |
         raise EventInvalid("occurred_at", f"{value!r} is not an ISO 8601 date and time, like 2026-11-27T15:04:05Z.")
     if moment.tzinfo is None:
         raise EventInvalid("occurred_at", f"{value!r} has no time zone: add Z (UTC) or an offset like +01:00.")
-    moment = moment.astimezone(datetime.UTC)
+    try:
+        moment = moment.astimezone(datetime.UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise EventInvalid("occurred_at", f"{value!r} is out of range.") from None
     if moment > now + FUTURE_TOLERANCE:
         raise EventInvalid("occurred_at", f"{value} is in the future (more than 5 minutes from now).")
     earliest = month_start(month_start(now) - datetime.timedelta(days=1))
@@ -132,8 +135,9 @@ def parse_messages(value: Any) -> int:
         return 1
     if isinstance(value, bool):
         raise EventInvalid("messages", "must be a whole number.")
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():  # not "²"
+        text = value.strip()
+        value = int(text) if len(text) <= 9 else MAX_MESSAGES + 1  # int() refuses over 4,300 digits
     if not isinstance(value, int):
         raise EventInvalid("messages", f"{value!r} is not a whole number.")
     if not 0 <= value <= MAX_MESSAGES:

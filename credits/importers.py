@@ -134,6 +134,9 @@ class JsonLinesReader:
             except json.JSONDecodeError as exc:
                 self.report(Issue(number, WHOLE_ROW, f"invalid JSON: {exc.msg} (character {exc.colno})"))
                 continue
+            except (ValueError, RecursionError) as exc:  # an integer of over 4,300 digits; [[[[... nested too deep
+                self.report(Issue(number, WHOLE_ROW, f"invalid JSON: {exc}"))
+                continue
             if not isinstance(value, dict):
                 self.report(Issue(number, WHOLE_ROW, 'expected a JSON object, like {"idempotency_key": "...", ...}'))
                 continue

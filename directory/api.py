@@ -6,10 +6,10 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from ninja import Query, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from directory import selectors, services
-from kiroconsole.api import GuardedRouter, api_actor, requires
+from kiroconsole.api import GuardedRouter, LimitOffsetPagination, api_actor, requires
 from kiroconsole.roles import Cap
 
 router = GuardedRouter(tags=["directory"])

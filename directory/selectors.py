@@ -82,6 +82,8 @@ def search_users(queryset: QuerySet[DirectoryUser], q: str) -> QuerySet[Director
     q = q.strip()
     if not q:
         return queryset
+    if "\x00" in q:  # no stored value holds a NUL; FTS5 and PostgreSQL refuse one in a query (a 500, by schemathesis)
+        return queryset.none()
     contains = Q()
     for column in SEARCH_COLUMNS:
         contains |= Q(**{f"{column}__icontains": q})

@@ -10,15 +10,28 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.core.exceptions import ImproperlyConfigured
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, pagination
 from ninja.errors import HttpError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.security import HttpBearer
 
 from kiroconsole import selectors
 from kiroconsole.audit import Actor
 from kiroconsole.roles import ROLE_LABELS, Cap, denial_message, has_cap, user_role
 from kiroconsole.services import api_token_authenticate
+
+MAX_PAGE_INTEGER = 2**31 - 1
+
+
+class LimitOffsetPagination(pagination.LimitOffsetPagination):
+    """ninja's `limit`/`offset` pagination with bounded integers: an offset or limit beyond what the database's
+    integers hold (limit=45365176518947356672, found by schemathesis) was a 500; now it is a 422."""
+
+    class Input(pagination.LimitOffsetPagination.Input):
+        limit: int = Field(
+            pagination.LimitOffsetPagination.Input.model_fields["limit"].default, ge=1, le=MAX_PAGE_INTEGER
+        )
+        offset: int = Field(0, ge=0, le=MAX_PAGE_INTEGER)
 
 
 class BearerAuth(HttpBearer):

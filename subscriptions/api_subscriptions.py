@@ -17,11 +17,11 @@ from django.http import Http404, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Schema, Status
 from ninja.errors import HttpError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict
 
 from directory import selectors as directory_selectors
-from kiroconsole.api import GuardedRouter, api_actor, requires
+from kiroconsole.api import GuardedRouter, LimitOffsetPagination, api_actor, requires
 from kiroconsole.roles import Cap
 from subscriptions import selectors, selectors_api, services
 from subscriptions.billing import profile_bill

@@ -138,7 +138,7 @@ def read_body(request: HttpRequest) -> Any:
         )
     try:
         return json.loads(request.body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise bad_request(f"The body is not valid JSON: {exc}.", "invalidSyntax") from exc
 
 
