@@ -291,7 +291,7 @@ def dashboard(profile: Profile, span: DateRange, period: str, now: datetime.date
         overage_credits=overage,
         overage_amount=(overage * unit_price).quantize(CENTS),
         overage_unit_price=unit_price,
-        top_users=usage_rows(profile, span, "user")[:TOP_USERS],
+        top_users=usage_rows(profile, span, "user", limit=TOP_USERS),
         projection=projection,
     )
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from credits.models import ClientType, DailyUsage, MonthlyUsage, ProfileDailyUsage, credits_of
@@ -213,16 +213,25 @@ def _sources(profile: Profile, span: DateRange, group_by: str, filters: UsageFil
     return sources
 
 
-def usage_rows(profile: Profile, span: DateRange, group_by: str, filters: UsageFilters | None = None) -> list[UsageRow]:
+def usage_rows(
+    profile: Profile,
+    span: DateRange,
+    group_by: str,
+    filters: UsageFilters | None = None,
+    limit: int | None = None,
+) -> list[UsageRow]:
     """Accepted usage of `profile` over `span`, grouped by `group_by` (a key of GROUP_BY), from the rollups: one
-    aggregate query per rollup table read (two at most). Days in date order; the others by credits, most first.
-    Grouped by group, a user in several groups counts in each, and users in none in "No group"."""
+    aggregate query per rollup table read (a range with partial months at both ends reads three). Days in date
+    order; the others by credits, most first (ties by label). Grouped by group, a user in several groups counts in
+    each, and users in none in "No group". `limit`: only the first rows (the database orders and cuts them when
+    one rollup table answers, so the top 10 of 60,000 users do not all come back)."""
     if group_by not in GROUP_BY:
         raise ValueError(f"unknown grouping {group_by!r}")
     filters = filters or UsageFilters()
     columns = _COLUMNS[group_by]
     merged: dict[Any, UsageRow] = {}
-    for source in _sources(profile, span, group_by, filters):
+    sources = _sources(profile, span, group_by, filters)
+    for source in sources:
         rows = (
             _narrowed(source, filters)
             .order_by()
@@ -233,8 +242,10 @@ def usage_rows(profile: Profile, span: DateRange, group_by: str, filters: UsageF
                 msgs=Sum("messages"),
                 evts=Sum("events"),
             )
-            .values_list(*columns, "plan", "overage", "msgs", "evts")
         )
+        if limit is not None and len(sources) == 1 and group_by != "day":
+            rows = rows.annotate(total=F("plan") + F("overage")).order_by("-total", *columns[1:], columns[0])[:limit]
+        rows = rows.values_list(*columns, "plan", "overage", "msgs", "evts")
         for row in rows:
             key = row[0]
             line = merged.get(key)
@@ -249,7 +260,7 @@ def usage_rows(profile: Profile, span: DateRange, group_by: str, filters: UsageF
         lines.sort(key=lambda line: line.key)
     else:
         lines.sort(key=lambda line: (-(line.plan_hundredths + line.overage_hundredths), line.label))
-    return lines
+    return lines if limit is None else lines[:limit]
 
 
 def _label(group_by: str, values: tuple) -> str:

@@ -116,3 +116,13 @@ def test_reading_usage_takes_one_query_per_rollup_table(used, django_assert_num_
         usage_rows(used.profile, SPANS[2], "group")
     with django_assert_num_queries(1):
         usage_rows(used.profile, SPANS[2], "tier")
+
+
+def test_a_limit_gives_the_first_rows_cut_by_the_database(used, django_assert_num_queries):
+    everyone = usage_rows(used.profile, SPANS[0], "user")
+    with django_assert_num_queries(1):
+        top = usage_rows(used.profile, SPANS[0], "user", limit=2)
+    assert got(top) == got(everyone[:2]) and [r.key for r in top] == [r.key for r in everyone[:2]]
+    assert got(usage_rows(used.profile, SPANS[2], "model", limit=1)) == got(
+        usage_rows(used.profile, SPANS[2], "model")[:1]
+    )
