@@ -183,6 +183,12 @@ def kill_while_writing(
         time.sleep(0.002)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+    # PostgreSQL's server process for the dead client ends its transaction on its own: it rolls back, or commits
+    # if the COMMIT was already sent. Look only once it has, or a check could see that COMMIT land half-way.
+    deadline = time.monotonic() + 30
+    while open_write_transactions():
+        assert time.monotonic() < deadline, "the killed process's transaction is still open after 30 s"
+        time.sleep(0.01)
     assert process.returncode == -signal.SIGKILL
     stderr.thread.join(5)
     return stderr, pause
