@@ -185,7 +185,7 @@ def test_a_killed_ingestion_loop_keeps_whole_batches_and_a_rerun_equals_a_clean_
     assert clean["credits.UsageEvent.rows"] == INGESTED
 
     before = fingerprint()
-    batches = random.randint(2, 15)
+    batches = random.randint(2, 10)
     stderr, pause = kill_while_writing(
         ingest(org.victim, users),
         ready=lambda stderr: stderr.seen(lambda line: line == f"committed {batches * BATCH}"),
@@ -198,7 +198,8 @@ def test_a_killed_ingestion_loop_keeps_whole_batches_and_a_rerun_equals_a_clean_
     assert len(stored) in (told, told + BATCH), why  # the batch in flight: all or nothing
     assert stored == [f"ingest-{n:05d}" for n in range(len(stored))], why
     assert books() == {"balances": [], "rollups": []}, why
-    assert 0 < len(stored) < INGESTED, why
+    # A fast machine can finish the loop before the signal lands: then it is the 'after' case.
+    assert 0 < len(stored) <= INGESTED, why
 
     scripts.ingest(profile_id=str(org.victim.pk), user_names=users, count=INGESTED, batch=BATCH)
     assert delta(before, fingerprint()) == clean, why
