@@ -21,7 +21,7 @@ messages and events.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from operator import attrgetter
@@ -38,7 +38,17 @@ from django_tables2.utils import OrderBy
 
 from credits import catalogue
 from credits.models import ClientType
-from credits.usage import GROUP_BY, DateRange, UsageFilters, UsageRow, date_range, this_month, usage_rows
+from credits.usage import (
+    GROUP_BY,
+    DateRange,
+    UsageFilters,
+    UsageRow,
+    UserRows,
+    date_range,
+    this_month,
+    usage_by_user,
+    usage_rows,
+)
 from directory.models import DirectoryGroup, DirectoryUser
 from kiroconsole.htmx_tables import RecordCellsTable
 from subscriptions.models import AiModel, Profile
@@ -237,12 +247,16 @@ def _code(text: str, codes: list[str], message: str) -> str:
 @dataclass
 class UsageAnswer:
     query: UsageQuery
-    rows: list[UsageRow]
+    rows: Sequence[UsageRow]  # grouped by user: a `UserRows` the database sorts and pages, where it can
     total: UsageRow
 
 
 def usage_answer(query: UsageQuery) -> UsageAnswer:
     """The rows of the question (models named from the catalogue) and their total."""
+    if query.group_by == "user":
+        by_user = usage_by_user(query.profile, query.span, query.filters)
+        if isinstance(by_user, UserRows):
+            return UsageAnswer(query, by_user, by_user.total(TOTAL_LABEL))
     rows = usage_rows(query.profile, query.span, query.group_by, query.filters)
     if query.group_by == "model" and query.model_names:
         for row in rows:
@@ -294,6 +308,9 @@ class UsageRowsData(TableListData):
             bound_column = self.table.columns[OrderBy(alias).bare]
             same = alias[0] == bound_column.order_by_alias[0]
             orders += bound_column.order_by if same else bound_column.order_by.opposite
+        if isinstance(self.data, UserRows):  # sorted (and later cut) by the database
+            self.data.sort([(order.bare, order.is_descending) for order in orders])
+            return
         for order in reversed(orders):  # stable sorts, the least significant key first
             self.data.sort(key=attrgetter(order.bare), reverse=order.is_descending)
 

@@ -2,7 +2,8 @@
 demand.
 
 `rollups_add` takes the accepted uses of one call (metering, `import_usage`, `import_user_report`) and adds them,
-set-based, to the daily and monthly per-user rows, the profile's daily rows and the active-user counters: one
+set-based, to the daily and monthly per-user rows (per client type, model and tier, and per user alone), the
+profile's daily rows and the active-user counters: one
 upsert statement per table (rows sorted by key, so concurrent transactions take their row locks in one order),
 and one INSERT of the active-user marks whose newly inserted rows (RETURNING) are what the counters grow by.
 
@@ -33,9 +34,12 @@ from credits.models import (
     Period,
     ProfileDailyUsage,
     UsageEvent,
+    UserMonthlyUsage,
 )
 from kiroconsole.bulk import adapter
 
+# Every rollup table, the counters first (an order to delete them in).
+ROLLUP_MODELS = (ActiveUserCount, ActiveUser, ProfileDailyUsage, UserMonthlyUsage, MonthlyUsage, DailyUsage)
 PARAMETERS = 30_000  # per statement: SQLite takes at most 32,766
 SUMS = ("plan_hundredths", "overage_hundredths", "messages", "events")
 
@@ -107,6 +111,7 @@ def _memo(convert: Any) -> Any:
 
 DAILY_KEYS = ("profile_id", "day", "user_id", "client_type", "model", "tier_id")
 MONTHLY_KEYS = ("profile_id", "month", "user_id", "client_type", "model", "tier_id")
+USER_MONTHLY_KEYS = ("profile_id", "month", "user_id")
 PROFILE_DAILY_KEYS = ("profile_id", "day", "client_type", "model", "tier_id")
 COUNT_KEYS = ("profile_id", "period", "start", "client_type", "tier")
 MARK_FIELDS = (*COUNT_KEYS, "user_id")
@@ -122,6 +127,7 @@ def rollups_add(uses: Iterable[Use]) -> None:
     db = _DbForm()
     daily: dict[tuple, list[int]] = {}
     monthly: dict[tuple, list[int]] = {}
+    user_monthly: dict[tuple, list[int]] = {}
     profile_daily: dict[tuple, list[int]] = {}
     first_use: dict[tuple, Use] = {}
     for use in uses:
@@ -129,9 +135,11 @@ def rollups_add(uses: Iterable[Use]) -> None:
         profile, user, day = db.profile(use.profile_id), db.user(use.user_id), db.day(use.day)
         key = (profile, day, user, use.client_type, use.model, use.tier_id)
         first_use.setdefault(key, use)
+        month = db.day(use.day.replace(day=1))
         for table, row_key in (
             (daily, key),
-            (monthly, (profile, db.day(use.day.replace(day=1)), user, use.client_type, use.model, use.tier_id)),
+            (monthly, (profile, month, user, use.client_type, use.model, use.tier_id)),
+            (user_monthly, (profile, month, user)),
             (profile_daily, (profile, day, use.client_type, use.model, use.tier_id)),
         ):
             total = table.get(row_key)
@@ -144,6 +152,7 @@ def rollups_add(uses: Iterable[Use]) -> None:
         return
     new_days = _add(DailyUsage, DAILY_KEYS, daily, returning=True)
     _add(MonthlyUsage, MONTHLY_KEYS, monthly)
+    _add(UserMonthlyUsage, USER_MONTHLY_KEYS, user_monthly)
     _add(ProfileDailyUsage, PROFILE_DAILY_KEYS, profile_daily)
     marks = {
         (db.profile(profile), period, db.day(start), client_type, tier, db.user(user))
@@ -249,6 +258,7 @@ def rollups_expected(profile_ids: Sequence[Any] | None = None) -> dict[Any, dict
     specs = (
         (DailyUsage, TruncDate("occurred_at", tzinfo=utc), ("user_id", "client_type", "model", "tier_id")),
         (MonthlyUsage, TruncMonth("occurred_at", tzinfo=utc), ("user_id", "client_type", "model", "tier_id")),
+        (UserMonthlyUsage, TruncMonth("occurred_at", tzinfo=utc), ("user_id",)),
         (ProfileDailyUsage, TruncDate("occurred_at", tzinfo=utc), ("client_type", "model", "tier_id")),
     )
     for model, when, keys in specs:
@@ -304,6 +314,7 @@ def _hundredths(value: Any) -> int:
 KEYS = {
     DailyUsage: ("profile_id", "day", "user_id", "client_type", "model", "tier_id"),
     MonthlyUsage: ("profile_id", "month", "user_id", "client_type", "model", "tier_id"),
+    UserMonthlyUsage: ("profile_id", "month", "user_id"),
     ProfileDailyUsage: ("profile_id", "day", "client_type", "model", "tier_id"),
     ActiveUser: ("profile_id", "period", "start", "client_type", "tier", "user_id"),
     ActiveUserCount: ("profile_id", "period", "start", "client_type", "tier"),
@@ -380,7 +391,7 @@ def rollups_rebuild(profile_ids: Sequence[Any] | None = None) -> dict[str, int]:
     sums_of_daily = ", ".join(f"SUM({column(d, name)})" for name in SUMS)
     written: dict[str, int] = {}
     with transaction.atomic(), connection.cursor() as cursor:
-        for model in (DailyUsage, MonthlyUsage, ProfileDailyUsage, ActiveUser, ActiveUserCount):
+        for model in ROLLUP_MODELS:
             old = model.objects.all() if profile_ids is None else model.objects.filter(profile_id__in=profile_ids)
             old._raw_delete(old.db)  # plain rows: no signals, no cascades
 
@@ -402,6 +413,7 @@ def rollups_rebuild(profile_ids: Sequence[Any] | None = None) -> dict[str, int]:
         where, params = of_profiles(d)
         for model, first, keys in (
             (MonthlyUsage, ("month", month_of.format(column(d, "day"))), daily_keys),
+            (UserMonthlyUsage, ("month", month_of.format(column(d, "day"))), ("profile_id", "user_id")),
             (ProfileDailyUsage, ("day", column(d, "day")), ("profile_id", "client_type", "model", "tier_id")),
         ):
             cursor.execute(

@@ -11,7 +11,15 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from credits.models import ActiveUser, ActiveUserCount, DailyUsage, MonthlyUsage, Period, ProfileDailyUsage
+from credits.models import (
+    ActiveUser,
+    ActiveUserCount,
+    DailyUsage,
+    MonthlyUsage,
+    Period,
+    ProfileDailyUsage,
+    UserMonthlyUsage,
+)
 from credits.services.rollups import rollups_differences, rollups_rebuild
 from credits.usage import DateRange, date_range
 from kiroconsole.models import AuditEvent
@@ -40,7 +48,7 @@ def stored(model, **filters):
 
 
 def _has(model, name):
-    return name.split("__")[0] in {f.name for f in model._meta.get_fields()} | {"tier_id"}
+    return name.split("__")[0].removesuffix("_id") in {f.name for f in model._meta.get_fields()}
 
 
 def counts(period):
@@ -72,6 +80,10 @@ def test_accepted_events_are_summed_per_day_user_client_type_model_and_tier(mete
         (D(2026, 11, 1), "ann", "KIRO_IDE", "auto", "PRO"): (1725, 0, 6, 3),
         (D(2026, 11, 1), "ann", "KIRO_CLI", "auto", "PRO"): (100, 0, 1, 1),
         (D(2026, 11, 1), "bob", "KIRO_IDE", "claude-sonnet-4.5", "PRO_PLUS"): (700, 0, 1, 1),
+    }
+    assert stored(UserMonthlyUsage) == {
+        (D(2026, 11, 1), "ann"): (1825, 0, 7, 4),
+        (D(2026, 11, 1), "bob"): (700, 0, 1, 1),
     }
     assert stored(ProfileDailyUsage)[(D(2026, 11, 16), "KIRO_IDE", "auto", "PRO")] == (1525, 0, 5, 2)
     assert counts(Period.DAY) == {
@@ -166,6 +178,7 @@ def test_the_rebuild_command_restores_damaged_rollups_and_check_proves_it(metere
     assert rollups_rebuild() == {
         "DailyUsage": 2,
         "MonthlyUsage": 2,
+        "UserMonthlyUsage": 2,
         "ProfileDailyUsage": 2,
         "ActiveUser": 18,  # 2 users x 3 periods x (all, client type, tier)
         "ActiveUserCount": 14,  # days: 2 x 3; the week and the month: all, IDE, Pro, Pro+ each

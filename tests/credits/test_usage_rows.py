@@ -9,7 +9,7 @@ from collections import defaultdict
 import pytest
 
 from credits.models import Outcome, UsageEvent, hundredths_of
-from credits.usage import GROUP_BY, NO_GROUP, DateRange, UsageFilters, usage_rows
+from credits.usage import GROUP_BY, NO_GROUP, DateRange, UsageFilters, UserRows, usage_by_user, usage_rows
 from directory import services as directory
 from subscriptions.services import group_assign, profile_settings_update
 from tests.credits.conftest import ACTOR, event, record
@@ -126,3 +126,95 @@ def test_a_limit_gives_the_first_rows_cut_by_the_database(used, django_assert_nu
     assert got(usage_rows(used.profile, SPANS[2], "model", limit=1)) == got(
         usage_rows(used.profile, SPANS[2], "model")[:1]
     )
+
+
+SORTS = [
+    [("credits", True), ("label", False)],  # the default: most credits first
+    [("label", False)],
+    [("label", True)],
+    [("plan_credits", False), ("label", False)],
+    [("overage_credits", True), ("label", True)],
+    [("messages", True), ("label", False)],
+    [("events", False), ("label", True)],
+]
+
+
+def python_sorted(rows, orders):
+    rows = list(rows)
+    for name, descending in reversed(orders):  # as the explorer's table sorts a list
+        rows.sort(key=lambda row: getattr(row, name), reverse=descending)
+    return rows
+
+
+@pytest.fixture
+def many(used, clock):
+    """Usage of 30 more users with names whose code point order is not a dictionary's (capitals, accents), some
+    with equal credits, some whose display name is their user name (labelled by the user name alone)."""
+    names = [f"{'ABCdéfZz'[n % 8]}{n:02d}" for n in range(30)]
+    users = []
+    for n, name in enumerate(names):
+        user = directory.directory_user_create(
+            identity_center=used.ic,
+            actor=ACTOR,
+            user_name=name,
+            display_name=name if n % 5 == 0 else f"{name[0]} person",
+            given_name="Some",
+            family_name="One",
+            email=f"user{n}@example.com",
+        )
+        users.append(user)
+    from subscriptions.services import subscription_subscribe
+
+    clock.set(2026, 11, 29, 9)  # subscribed before their use
+    subscription_subscribe(profile=used.profile, users=users, tier="PRO", actor=ACTOR)
+    clock.set(2026, 11, 29, 11)
+    record(
+        used.profile,
+        *(
+            event(user, f"{1 + n % 4}", occurred_at="2026-11-29T10:00:00Z", messages=n % 3 + 1)
+            for n, user in enumerate(users)
+        ),
+    )
+    clock.set(2026, 12, 1, 12)
+    return used
+
+
+@pytest.mark.parametrize("span", [SPANS[0], SPANS[1]], ids=["month", "days"])
+def test_usage_by_user_sorts_counts_and_pages_in_the_database_as_the_lists_do(many, span):
+    listed = usage_rows(many.profile, span, "user")
+    rows = usage_by_user(many.profile, span)
+    assert isinstance(rows, UserRows)
+    assert len(rows) == len(listed) == 33 and bool(rows)
+    assert [(r.key, r.label, r.plan_hundredths, r.overage_hundredths, r.messages, r.events) for r in rows] == [
+        (r.key, r.label, r.plan_hundredths, r.overage_hundredths, r.messages, r.events) for r in listed
+    ]
+    for orders in SORTS:
+        rows.sort(orders)
+        want = [row.label for row in python_sorted(listed, orders)]
+        assert [row.label for row in rows] == want, orders
+        assert [row.label for row in rows[5:12]] == want[5:12], orders
+        assert rows[-1].label == want[-1] and rows[3].label == want[3]
+    total = rows.total("Total")
+    assert (total.plan_hundredths, total.overage_hundredths, total.messages, total.events) == tuple(
+        map(sum, zip(*got(listed).values(), strict=True))
+    )
+
+
+def test_usage_by_user_with_filters_and_ranges_one_table_cannot_answer(many):
+    research = many.groups["Research"]
+    rows = usage_by_user(many.profile, SPANS[0], UsageFilters(group_id=research.pk))
+    assert got(rows) == got(usage_rows(many.profile, SPANS[0], "user", UsageFilters(group_id=research.pk)))
+    narrowed = usage_by_user(many.profile, SPANS[0], UsageFilters(client_type="KIRO_CLI"))
+    assert got(narrowed) == expected(many.profile, SPANS[0], "user", client_type="KIRO_CLI")
+    both = usage_by_user(many.profile, SPANS[2])  # partial October, whole November: merged in Python
+    assert not isinstance(both, UserRows) and got(both) == expected(many.profile, SPANS[2], "user")
+    empty = usage_by_user(many.profile, DateRange(D(2026, 9, 1), D(2026, 9, 30)))
+    assert len(empty) == 0 and not empty and list(empty) == [] and empty[0:25] == []
+
+
+def test_a_page_of_users_takes_a_constant_number_of_queries(many, django_assert_num_queries):
+    rows = usage_by_user(many.profile, SPANS[0])
+    with django_assert_num_queries(3):  # the count, a page, the total
+        assert len(rows) == 33
+        assert len(rows[25:50]) == 8
+        rows.total("Total")

@@ -27,20 +27,10 @@ from django.db import connection, transaction
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from credits.models import (
-    ActiveUser,
-    ActiveUserCount,
-    Balance,
-    DailyUsage,
-    MonthlyUsage,
-    Notification,
-    ProfileBalance,
-    ProfileDailyUsage,
-    UsageEvent,
-)
+from credits.models import Balance, Notification, ProfileBalance, UsageEvent
 from credits.reports import HEADER as REPORT_HEADER
 from credits.selectors import balance_mismatches
-from credits.services.rollups import rollups_differences
+from credits.services.rollups import ROLLUP_MODELS, rollups_differences
 from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
 from kiroconsole.models import AuditEvent
 from subscriptions.models import GroupAssignment, Subscription
@@ -59,11 +49,7 @@ TABLES = (
     UsageEvent,
     Balance,
     ProfileBalance,
-    DailyUsage,
-    MonthlyUsage,
-    ProfileDailyUsage,
-    ActiveUser,
-    ActiveUserCount,
+    *ROLLUP_MODELS,
     Notification,
 )
 
