@@ -312,7 +312,9 @@ def logged_in_client(user: Any) -> Any:
     return client
 
 
-@register("audit_log", f"the audit log page at {EVENTS:,} events vs the Django admin changelist of the same table")
+@register(
+    "audit_log", f"the audit log page at {EVENTS:,} events vs the Django admin changelist of the same table", minutes=2
+)
 def run(ctx: Context) -> None:
     from kiroconsole.filters import AuditEventFilter
     from kiroconsole.models import AuditEvent, User

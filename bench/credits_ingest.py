@@ -36,10 +36,7 @@ import hashlib
 import json
 import os
 import random
-import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench._http import Config, Connection, CpuSnapshot, Gunicorn, cpu_split
 from bench._organizations import execute, quoted_table, remove_organization
 from bench.harness import ROOT, BenchError, Context, capture, percentile, register
 
@@ -90,40 +88,37 @@ EVENT_COLUMNS = (
 # --- The data ----------------------------------------------------------------------------------------------
 
 
-def remove_bench_data() -> None:
+def remove_bench_data(
+    *,
+    store_id: str = STORE_ID,
+    account_id: str = ACCOUNT_ID,
+    console_user: str = CONSOLE_USER,
+    actor_label: str = BENCH_ACTOR,
+) -> None:
     """The bench's profile with its events, balances and notifications, its organization, the metering console
-    user and its tokens, and the audit events of the bench's own actions."""
+    user and its tokens, and the audit events of the bench's own actions. (load_mixed removes its own with it.)"""
     from django.db import transaction
 
     from accounts.models import IdentityCenterInstance
-    from credits.models import (
-        ActiveUser,
-        ActiveUserCount,
-        Balance,
-        DailyUsage,
-        MonthlyUsage,
-        Notification,
-        ProfileBalance,
-        ProfileDailyUsage,
-        UsageEvent,
-    )
+    from credits.models import Balance, Notification, ProfileBalance, UsageEvent
+    from credits.services.rollups import ROLLUP_MODELS
     from kiroconsole.models import User
     from subscriptions.models import Profile, Subscription
 
     t = quoted_table
-    instance = IdentityCenterInstance.objects.filter(identity_store_id=STORE_ID).first()
+    instance = IdentityCenterInstance.objects.filter(identity_store_id=store_id).first()
     if instance is not None:
         with transaction.atomic():
             for profile in Profile.objects.filter(identity_center=instance).values_list("pk", flat=True):
                 subs = f"SELECT id FROM {t(Subscription)} WHERE profile_id = %s"  # noqa: S608
                 execute(f"DELETE FROM {t(UsageEvent)} WHERE profile_id = %s", [profile])  # noqa: S608
                 execute(f"DELETE FROM {t(Notification)} WHERE profile_id = %s", [profile])  # noqa: S608
-                for rollup in (ActiveUserCount, ActiveUser, ProfileDailyUsage, MonthlyUsage, DailyUsage):
+                for rollup in ROLLUP_MODELS:
                     execute(f"DELETE FROM {t(rollup)} WHERE profile_id = %s", [profile])  # noqa: S608
                 execute(f"DELETE FROM {t(Balance)} WHERE subscription_id IN ({subs})", [profile])  # noqa: S608
                 execute(f"DELETE FROM {t(ProfileBalance)} WHERE profile_id = %s", [profile])  # noqa: S608
-    User.objects.filter(username=CONSOLE_USER).delete()  # and its tokens
-    remove_organization(STORE_ID, ACCOUNT_ID, (f"manage.py {BENCH_ACTOR}",))
+    User.objects.filter(username=console_user).delete()  # and its tokens
+    remove_organization(store_id, account_id, (f"manage.py {actor_label}",))
 
 
 @dataclass
@@ -151,8 +146,17 @@ def event_json(key: str, user_id: str, rng: random.Random, at: datetime.datetime
     return event
 
 
-def build(count: int) -> Data:
-    """The organization, profile, users and subscriptions, through the services where a client would use them."""
+def build(
+    count: int,
+    *,
+    store_id: str = STORE_ID,
+    account_id: str = ACCOUNT_ID,
+    name: str = "bench credits",
+    console_user: str = CONSOLE_USER,
+    actor_label: str = BENCH_ACTOR,
+) -> Data:
+    """The organization, profile, users and subscriptions, through the services where a client would use them.
+    (load_mixed builds its own organization with it: another directory, account and metering user.)"""
     from django.db import transaction
     from django.utils import timezone
 
@@ -168,17 +172,15 @@ def build(count: int) -> Data:
     from subscriptions.services import profile_create, profile_settings_update, subscription_subscribe
 
     started = time.perf_counter()
-    actor = Actor.for_command(BENCH_ACTOR)
+    actor = Actor.for_command(actor_label)
     now = timezone.now()
     with transaction.atomic():
-        account = AwsAccount.objects.create(account_id=ACCOUNT_ID, name="bench credits", kind="member")
+        account = AwsAccount.objects.create(account_id=account_id, name=name, kind="member")
         region = Region.objects.get(code="us-east-1")
         instance = IdentityCenterInstance.objects.create(
-            identity_store_id=STORE_ID, name="bench credits", region=region, account=account, kind="account"
+            identity_store_id=store_id, name=name, region=region, account=account, kind="account"
         )
-        profile = profile_create(
-            account=account, region=region, identity_center=instance, name="bench credits", actor=actor
-        )
+        profile = profile_create(account=account, region=region, identity_center=instance, name=name, actor=actor)
         db_id, db_now = adapter(DirectoryUser, "id"), adapter(DirectoryUser, "created_at")(now)
         db_ic = adapter(DirectoryUser, "identity_center")(instance.pk)
         insert_rows(
@@ -240,8 +242,8 @@ def build(count: int) -> Data:
         )
     timings["activate"] = time.perf_counter() - mark
 
-    user = console_user_create(username=CONSOLE_USER, password=None, role=Role.METERING, actor=actor)
-    _, raw = api_token_create(user=user, name="bench credits_ingest", expires_at=None, actor=actor)
+    user = console_user_create(username=console_user, password=None, role=Role.METERING, actor=actor)
+    _, raw = api_token_create(user=user, name=f"{name} metering", expires_at=None, actor=actor)
     subscription_of = {
         str(user_id): adapter(Subscription, "id")(sub_id)
         for user_id, sub_id in Subscription.objects.filter(profile=profile).values_list("user_id", "id")
@@ -486,105 +488,6 @@ def run_singles(data: Data, api: Api, run_id: str) -> Series:
 # --- Gunicorn and the load generator -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Config:
-    worker_class: str  # sync or gthread
-    workers: int
-    threads: int = 1
-
-    @classmethod
-    def parse(cls, text: str) -> Config:
-        kind, _, size = text.strip().partition(":")
-        if kind == "sync" and size.isdigit():
-            return cls("sync", int(size))
-        workers, _, threads = size.partition("x")
-        if kind == "gthread" and workers.isdigit() and threads.isdigit():
-            return cls("gthread", int(workers), int(threads))
-        raise BenchError(f"BENCH_GUNICORN: {text!r} is not like sync:3 or gthread:2x4")
-
-    def __str__(self) -> str:
-        if self.worker_class == "sync":
-            return f"--workers {self.workers} (sync)"
-        return f"--workers {self.workers} --worker-class gthread --threads {self.threads}"
-
-    def args(self) -> list[str]:
-        extra = ["--worker-class", "gthread", "--threads", str(self.threads)] if self.worker_class == "gthread" else []
-        return ["--workers", str(self.workers), *extra]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Gunicorn:
-    """gunicorn kiroconsole.wsgi with production settings (DEBUG off) on the bench database."""
-
-    def __init__(self, config: Config, folder: Path):
-        self.config = config
-        self.port = free_port()
-        self.log = folder / f"gunicorn-{config.worker_class}-{config.workers}x{config.threads}.log"
-        executable = Path(sys.executable).parent / "gunicorn"
-        if not executable.exists():
-            executable = ROOT / ".venv" / "bin" / "gunicorn"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "kiroconsole.settings",
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",  # plain HTTP on the loopback, as behind a proxy that terminates TLS
-            "LOG_LEVEL": "WARNING",
-        }
-        with open(self.log, "w") as log:
-            self.process = subprocess.Popen(  # noqa: S603 (our own server)
-                [str(executable), "kiroconsole.wsgi", "--bind", f"127.0.0.1:{self.port}", *config.args(),
-                 "--timeout", "120", "--graceful-timeout", "30", "--keep-alive", "10", "--log-level", "warning"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def wait_ready(self, seconds: float = 60) -> None:
-        import http.client
-
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BenchError(f"gunicorn exited ({self.process.returncode}): {self.log_tail()}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise BenchError(f"gunicorn did not answer /healthz within {seconds:.0f} s: {self.log_tail()}")
-
-    def log_tail(self) -> str:
-        try:
-            return self.log.read_text()[-2000:]
-        except OSError:
-            return ""
-
-    def worker_pids(self) -> list[int]:
-        return [pid for pid, (_, ppid, _) in process_cpu().items() if ppid == self.process.pid]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # graceful: requests in progress are answered
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 WRK_SCRIPT = r"""
 -- Single usage events: a unique idempotency key per request, a random user. After `seconds` no connection sends
 -- again (delay() holds it), so the requests in flight are answered while wrk drains, before it exits: every event
@@ -771,54 +674,34 @@ def _async_main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
     rng = random.Random()
     totals: dict[str, Any] = {"sent": 0, "answered": 0, "statuses": Counter(), "latencies": [], "errors": Counter()}
-    head = (
-        f"POST {spec['path']} HTTP/1.1\r\nHost: 127.0.0.1:{spec['port']}\r\n"
-        f"Authorization: Bearer {spec['token']}\r\nContent-Type: application/json\r\n"
-    )
+    headers = {"Authorization": f"Bearer {spec['token']}", "Content-Type": "application/json"}
 
-    def request(n: int, worker: int) -> bytes:
+    def body(n: int, worker: int) -> bytes:
         now = datetime.datetime.now(datetime.UTC)
-        body = json.dumps(event_json(f"{spec['prefix']}-{worker}-{n}", rng.choice(spec["users"]), rng, now)).encode()
-        return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+        return json.dumps(event_json(f"{spec['prefix']}-{worker}-{n}", rng.choice(spec["users"]), rng, now)).encode()
 
     async def client(worker: int, deadline: float) -> None:
-        reader = writer = None
+        connection = Connection(spec["port"])
         n = 0
         while time.perf_counter() < deadline:
-            if writer is None:
-                try:
-                    reader, writer = await asyncio.open_connection("127.0.0.1", spec["port"])
-                except OSError:
+            n += 1
+            fresh, connects = connection.writer is None, connection.connects
+            started = time.perf_counter()
+            try:
+                response = await connection.request("POST", spec["path"], headers, body(n, worker))
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                if fresh and connection.connects == connects:  # the connection could not be opened: nothing sent
                     totals["errors"]["connect"] += 1
                     await asyncio.sleep(0.01)
-                    continue
-            n += 1
-            started = time.perf_counter()
-            writer.write(request(n, worker))
-            totals["sent"] += 1
-            try:
-                status_line = await reader.readline()
-                length, close = 0, False
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.decode().partition(":")
-                    if name.lower() == "content-length":
-                        length = int(value)
-                    elif name.lower() == "connection" and value.strip().lower() == "close":
-                        close = True
-                await reader.readexactly(length)
-            except (OSError, asyncio.IncompleteReadError):
-                totals["errors"]["read"] += 1
-                writer.close()
-                reader = writer = None
+                else:
+                    totals["sent"] += 1
+                    totals["errors"]["read"] += 1
                 continue
+            totals["sent"] += 1
             totals["latencies"].append(time.perf_counter() - started)
             totals["answered"] += 1
-            totals["statuses"][int(status_line.split()[1])] += 1
-            if close:
-                writer.close()
-                reader = writer = None
-        if writer is not None:
-            writer.close()
+            totals["statuses"][response.status] += 1
+        connection.close()
 
     async def main() -> float:
         started = time.perf_counter()
@@ -832,29 +715,6 @@ def _async_main(spec_path: str) -> None:
 
 
 # --- CPU accounting (Linux /proc): where the machine's CPU went during the load -----------------------------
-
-
-def process_cpu() -> dict[int, tuple[str, int, float]]:
-    """pid -> (command name, parent pid, CPU seconds so far: user + system, all threads)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    result = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            text = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        rest = text[text.rindex(")") + 2 :].split()
-        result[int(entry)] = (name, int(rest[1]), (int(rest[11]) + int(rest[12])) / ticks)
-    return result
-
-
-def machine_busy() -> float:
-    """CPU seconds all CPUs spent busy since boot (not idle, not waiting for I/O)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -871,19 +731,17 @@ def cpu_shares(server: Gunicorn) -> Iterator[dict[str, float]]:
 
     gunicorn = {server.process.pid, *server.worker_pids()}
     postgres = connection.vendor == "postgresql"  # on SQLite, PostgreSQL's work is someone else's: other
-    before, busy = process_cpu(), machine_busy()
+    before = CpuSnapshot()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     yield shares
-    after, busy = process_cpu(), machine_busy() - busy
+    after = CpuSnapshot()
     done = resource.getrusage(resource.RUSAGE_CHILDREN)
-    shares.update({"gunicorn": 0.0, **({"postgres": 0.0} if postgres else {})})
-    for pid, (name, _, seconds) in after.items():
-        label = "gunicorn" if pid in gunicorn else "postgres" if postgres and name.startswith("postgres") else None
-        if label is not None:
-            shares[label] += seconds - before.get(pid, (name, 0, 0.0))[2]
-    shares["load generator"] = (done.ru_utime + done.ru_stime) - (children.ru_utime + children.ru_stime)
-    shares["other"] = max(0.0, busy - sum(shares.values()))
-    shares["machine"] = busy
+    generator = (done.ru_utime + done.ru_stime) - (children.ru_utime + children.ru_stime)
+    split = cpu_split(before, after, {"gunicorn": gunicorn}, postgres)
+    split["other"] = max(0.0, split["other"] - generator)
+    shares.update({k: v for k, v in split.items() if k not in {"other", "machine", "seconds"}})
+    shares["load generator"] = generator
+    shares["other"], shares["machine"] = split["other"], split["machine"]
 
 
 def drive(server: Gunicorn, generator: Any, prefix: str, seconds: float, connections: int, drain: float) -> Load:
@@ -989,6 +847,9 @@ def print_table(rows: list[list[str]], headers: list[str]) -> None:
 @register(
     "credits_ingest",
     "usage events through the metering API: batches of 1,000 vs raw inserts; single events against gunicorn (wrk)",
+    databases=("sqlite", "postgresql:bench_credits"),
+    minutes=2.5,
+    quick=("--users", "1000"),
 )
 def run(ctx: Context) -> None:
     from django.db import connection
@@ -1056,6 +917,14 @@ def run(ctx: Context) -> None:
              "-", "-", "-", f"{load.rate:,.0f}", "-"]
         )  # fmt: skip
         print_table(rows, headers)
+        ctx.table(f"credits_ingest ({vendor}): events per second")
+        for row in rows:
+            ctx.record(
+                row[0].strip(),
+                f"{row[8]} events/s, p50 {row[3]} ms, p99 {row[4]} ms"
+                + (f", {row[6]} queries" if row[6] not in {"-", "None"} else ""),
+                ratio=f"{row[9]}x raw" if row[9] != "-" else "",
+            )
         print(
             "(a), (b): p50/p99 of one call (a batch or its raw insert) over the timed rounds, interleaved; events/s: "
             "events / p50. cpu ms: the bench process's CPU per call (SQLite's work included, not a PostgreSQL "
@@ -1083,7 +952,7 @@ def run(ctx: Context) -> None:
         ]  # fmt: skip
         print()
         for text, met in verdicts:
-            print(f"target: {text}: {'met' if met else 'MISSED'}")
+            ctx.target(text, met, show=True)
         if ctx.show_queries:
             for series in (ours, base, single):
                 show_queries(series)

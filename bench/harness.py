@@ -37,18 +37,31 @@ class Benchmark:
     name: str
     description: str
     run: Callable[[Context], None]
+    # The databases `python -m bench all` runs it on, in order; the first is its default without --database-url.
+    # "sqlite" (DEFAULT_DATABASE_URL), "postgresql:NAME" (database NAME on the PostgreSQL server of `all`), or a URL.
+    databases: tuple[str, ...] = ("sqlite",)
+    minutes: float | None = None  # how long a full run takes on a quiet 2-CPU machine (the estimate `all` prints)
+    quick: tuple[str, ...] = ()  # the options of `all --quick` for it (a small size), beside fewer runs
 
 
 REGISTRY: dict[str, Benchmark] = {}
 
 
-def register(name: str, description: str) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
-    """Register a benchmark function under `name` (what `python -m bench NAME` runs)."""
+def register(
+    name: str,
+    description: str,
+    *,
+    databases: tuple[str, ...] = ("sqlite",),
+    minutes: float | None = None,
+    quick: tuple[str, ...] = (),
+) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+    """Register a benchmark function under `name` (what `python -m bench NAME` runs). `databases`, `minutes` and
+    `quick` tell `python -m bench all` where to run it, how long that takes, and how to make it small."""
 
     def decorator(fn: Callable[[Context], None]) -> Callable[[Context], None]:
-        if name in REGISTRY:
-            raise ValueError(f"Benchmark {name!r} is registered twice.")
-        REGISTRY[name] = Benchmark(name=name, description=description, run=fn)
+        if name in REGISTRY or name in {"all", "list"}:
+            raise ValueError(f"Benchmark {name!r} is registered twice (or is a command's name).")
+        REGISTRY[name] = Benchmark(name, description, fn, databases=databases, minutes=minutes, quick=quick)
         return fn
 
     return decorator
@@ -344,6 +357,27 @@ def print_queries(results: Sequence[Result], width: int = 220) -> None:
             print(f"  {float(query['time']) * 1000:8.1f} ms  {sql[:width]}{'…' if len(sql) > width else ''}")
 
 
+# --- What a run leaves for the results file (--results, bench/RESULTS.md) -----------------------------------
+
+
+@dataclass
+class Row:
+    """A line of a benchmark's table in the results file: what was measured, its figure (p50, events/s, ...), its
+    ratio to the baseline, and the target it has and whether this run met it, where the benchmark knows one."""
+
+    operation: str
+    figure: str
+    ratio: str = ""
+    target: str = ""
+    met: bool | None = None
+
+
+@dataclass
+class Table:
+    title: str
+    rows: list[Row] = field(default_factory=list)
+
+
 # --- Context -----------------------------------------------------------------------------------------------
 
 
@@ -360,7 +394,11 @@ class Context:
     database: str
     users: int | None = None  # --users: the size of benchmarks that scale by users (directory_import)
     pages_only: bool = False  # --pages-only: directory_import times the pages on data loaded raw, not the imports
+    duration: float | None = None  # --duration: how long load_mixed's load lasts (seconds)
     environment: dict[str, str] = field(default_factory=dict)
+    # For the results file: the tables of ctx.run and ctx.record, and the targets stated with ctx.target.
+    tables: list[Table] = field(default_factory=list)
+    targets: list[tuple[str, bool]] = field(default_factory=list)
 
     @contextmanager
     def phase(self, label: str) -> Iterator[dict[str, float]]:
@@ -375,6 +413,35 @@ class Context:
     def note(self, key: str, value: Any) -> None:
         """Add a line to the environment block printed above the table (row counts, build time, …)."""
         self.environment[key] = str(value)
+
+    def table(self, title: str) -> Table:
+        """Start a table of the results file (`--results`); `record` adds rows to the latest table."""
+        self.tables.append(Table(title))
+        return self.tables[-1]
+
+    def record(self, operation: str, figure: str, *, ratio: str = "", target: str = "", met: bool | None = None) -> Row:
+        """A row of the results file's table: `ctx.run` records its operations itself; a benchmark that prints a
+        table of its own records each of its rows (the figure as printed: "274 events/s, p50 56 ms")."""
+        if not self.tables:
+            self.table("results")
+        row = Row(operation, figure, ratio, target, met)
+        self.tables[-1].rows.append(row)
+        return row
+
+    def target(self, text: str, met: bool, *, operation: str | None = None, show: bool = False) -> None:
+        """State a target and whether this run met it. With `operation`, the recorded row whose operation starts
+        with it gets `text` as its target and the verdict (a per-row target: "p50 < 100 ms"); otherwise it is a
+        line of the section's targets ("single events 161/s against gunicorn (target >= 1,000)"). With `show`,
+        also printed as `target: TEXT: met` (or MISSED); benchmarks that print their own verdicts leave it off."""
+        if operation is None:
+            self.targets.append((text, met))
+        else:
+            rows = [row for table in self.tables for row in table.rows if row.operation.startswith(operation)]
+            if not rows:
+                raise BenchError(f"ctx.target: no recorded row {operation!r}")
+            rows[-1].target, rows[-1].met = text, met
+        if show:
+            print(f"target: {text}: {'met' if met else 'MISSED'}")
 
     def run(self, operations: Sequence[Operation], title: str) -> list[Result]:
         """Time every operation and print the table.
@@ -406,9 +473,25 @@ class Context:
         print_table(results, title)
         if self.show_queries:
             print_queries(results)
+        baseline = next(r for r in results if r.operation.baseline)
+        self.table(title)
+        for result in results:
+            self.record(
+                result.operation.name,
+                f"p50 {_ms(result.p50)} ms, p95 {_ms(result.p95)} ms, {len(result.capture.queries)} queries",
+                ratio="baseline" if result is baseline else f"{result.p50 / baseline.p50:,.2f}x base",
+            )
         return results
 
     def print_environment(self) -> None:
+        lines = self.environment_lines()
+        print("\nenvironment")
+        width = max(len(k) for k in lines)
+        for key, value in lines.items():
+            print(f"  {key.ljust(width)}  {value}")
+
+    def environment_lines(self) -> dict[str, str]:
+        """The environment block: the database and its version, Python, Django, the machine, then the notes."""
         import django
         from django.db import connection
 
@@ -435,7 +518,4 @@ class Context:
             ),
             **self.environment,
         }
-        print("\nenvironment")
-        width = max(len(k) for k in lines)
-        for key, value in lines.items():
-            print(f"  {key.ljust(width)}  {value}")
+        return lines

@@ -152,7 +152,7 @@ def build() -> dict[str, Any]:
     return {"profile": profile, "groups": groups}
 
 
-@register("subscriptions_pages", "a profile's Users tab at 100,000 subscriptions vs the admin changelist")
+@register("subscriptions_pages", "a profile's Users tab at 100,000 subscriptions vs the admin changelist", minutes=2)
 def run(ctx: Context) -> None:
     from django.urls import reverse
 
@@ -188,6 +188,10 @@ def run(ctx: Context) -> None:
             title=f"subscription pages: {SUBSCRIPTIONS:,} subscriptions",
         )
         missed = [r for r in results[1:-1] if r.p50 * 1000 >= PAGE_TARGET_MS]
+        for result in results[1:-1]:
+            ctx.target(
+                f"p50 < {PAGE_TARGET_MS} ms", result.p50 * 1000 < PAGE_TARGET_MS, operation=result.operation.name
+            )
         print(f"\ntargets: {'MISSED' if missed else 'met'} (Users tab p50 < {PAGE_TARGET_MS} ms)")
         for result in missed:
             print(f"  {result.operation.name.split('  ')[0]}: p50 {result.p50 * 1000:.1f} ms")

@@ -102,7 +102,7 @@ def charged_group(direct_rank: int | None, groups: list[tuple[int, str, Any]]) -
 
 def chargeback(profile: Profile, month: datetime.datetime) -> Chargeback:
     """The chargeback of `profile` for the month starting at `month` (see subscriptions.calendar.parse_month)."""
-    bill = profile_bill(profile, month)
+    bill = profile_bill(profile, month, seat_tiers=True)
     unit_prices = {line.tier.code: line.unit_price for line in bill.lines}
 
     # Each subscription's user and direct tier; each user's overage hundredths of the month.

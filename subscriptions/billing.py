@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
 
+from kiroconsole.bulk import adapter
 from subscriptions.calendar import month_label, next_month_start
-from subscriptions.models import Profile, SubscriptionPeriod, SubscriptionStatus, Tier
+from subscriptions.models import Profile, Subscription, SubscriptionPeriod, SubscriptionStatus, Tier
 
 CENTS = Decimal("0.01")
 OVERAGE_PRICE = Decimal("0.04")  # USD per credit beyond the allowance (DOMAIN.md §3)
@@ -66,37 +67,26 @@ def price_multiplier(profile: Profile) -> Decimal:
     return settings.KIRO_GOVCLOUD_PRICE_MULTIPLIER if profile.region.is_govcloud else Decimal(1)
 
 
-def profile_bill(profile: Profile, month: datetime.datetime) -> Bill:
-    """The bill of `profile` for the month starting at `month` (see calendar.parse_month)."""
+def profile_bill(profile: Profile, month: datetime.datetime, *, seat_tiers: bool = False) -> Bill:
+    """The bill of `profile` for the month starting at `month` (see calendar.parse_month). The seats are counted
+    by the database (a few rows back for 100,000 subscriptions); `seat_tiers`: also fill `Bill.seat_tiers`, one
+    entry a billed subscription (chargeback needs them)."""
     start, end = month, next_month_start(month)
     tiers = {tier.code: tier for tier in Tier.objects.all()}
     rank = {code: tier.rank for code, tier in tiers.items()}
-    periods = (
-        SubscriptionPeriod.objects.filter(subscription__profile=profile, starts_at__lt=end)
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=start))
-        .order_by()
-        .values_list(
-            "subscription_id",
-            "tier_id",
-            "status",
-            "ends_at",
-            "subscription__next_tier_id",
-            "subscription__next_tier_from",
-        )
-    )
-    highest: dict[object, str] = {}
-    billed: set[object] = set()
-    for subscription, tier, status, ends_at, next_tier, next_from in periods.iterator(5000):
-        if ends_at is None and next_tier is not None and next_from is not None and next_from <= start:
-            tier = next_tier  # a downgrade that took effect on an earlier 1st: the whole month is at the lower tier
-        if subscription not in highest or rank[tier] > rank[highest[subscription]]:
-            highest[subscription] = tier
-        if status == SubscriptionStatus.ACTIVE:
-            billed.add(subscription)
-    seats = Counter(highest[subscription] for subscription in billed)
+    code_of = {tier.rank: code for code, tier in tiers.items()}
+    if seat_tiers:
+        by_subscription = {
+            Subscription._meta.pk.to_python(subscription): code_of[best]  # type: ignore[union-attr]
+            for subscription, best in _billed(profile, start, end, "subscription, best")
+        }
+        seats = Counter(by_subscription.values())
+    else:
+        seats = Counter({code_of[best]: count for best, count in _billed(profile, start, end, "best, COUNT(*)")})
     multiplier = price_multiplier(profile)
     bill = Bill(profile=profile, month=start, multiplier=multiplier)
-    bill.seat_tiers = {subscription: highest[subscription] for subscription in billed}
+    if seat_tiers:
+        bill.seat_tiers = by_subscription
     bill.overage_unit_price = (OVERAGE_PRICE * multiplier).quantize(Decimal("0.0001"))
     for code in sorted(seats, key=lambda code: rank[code]):
         unit = (tiers[code].price * multiplier).quantize(CENTS)
@@ -104,3 +94,45 @@ def profile_bill(profile: Profile, month: datetime.datetime) -> Bill:
     bill.overage_credits = sum((source(profile, start, end) for source in OVERAGE_SOURCES), Decimal("0.00"))
     bill.overage_amount = (bill.overage_credits * bill.overage_unit_price).quantize(CENTS)
     return bill
+
+
+def _billed(profile: Profile, start: datetime.datetime, end: datetime.datetime, select: str) -> list[tuple]:
+    """The subscriptions billed in [start, end), one SQL statement: every subscription period overlapping the month
+    counts at its tier, or at the subscription's pending lower tier when that took effect on an earlier 1st (the
+    whole month is then at the lower tier); a subscription's seat is at the highest rank among its periods, and it
+    is billed when one of them is Active. `select` picks from `subscription` and `best` (the rank), grouped by
+    `best` when it counts."""
+    quote = connection.ops.quote_name
+    p, s, t = (quote(model._meta.db_table) for model in (SubscriptionPeriod, Subscription, Tier))
+
+    def col(model, name):
+        return quote(model._meta.get_field(name).column)
+
+    P, S, T = SubscriptionPeriod, Subscription, Tier
+    when = adapter(SubscriptionPeriod, "starts_at")
+    effective = (
+        f"CASE WHEN p.{col(P, 'ends_at')} IS NULL AND s.{col(S, 'next_tier')} IS NOT NULL "
+        f"AND s.{col(S, 'next_tier_from')} IS NOT NULL AND s.{col(S, 'next_tier_from')} <= %s "
+        f"THEN s.{col(S, 'next_tier')} ELSE p.{col(P, 'tier')} END"
+    )
+    per_subscription = (
+        f"SELECT p.{col(P, 'subscription')} AS subscription, MAX(t.{col(T, 'rank')}) AS best, "  # noqa: S608  # nosec B608
+        f"MAX(CASE WHEN p.{col(P, 'status')} = %s THEN 1 ELSE 0 END) AS active "
+        f"FROM {p} p JOIN {s} s ON s.{col(S, 'id')} = p.{col(P, 'subscription')} "
+        f"JOIN {t} t ON t.{col(T, 'code')} = {effective} "
+        f"WHERE s.{col(S, 'profile')} = %s AND p.{col(P, 'starts_at')} < %s "
+        f"AND (p.{col(P, 'ends_at')} IS NULL OR p.{col(P, 'ends_at')} > %s) "
+        f"GROUP BY p.{col(P, 'subscription')}"
+    )
+    grouped = " GROUP BY best" if "COUNT" in select else ""
+    sql = f"SELECT {select} FROM ({per_subscription}) billed WHERE active = 1{grouped}"  # noqa: S608  # nosec B608
+    params = [  # in the order of the placeholders
+        SubscriptionStatus.ACTIVE.value,
+        adapter(Subscription, "next_tier_from")(start),
+        adapter(Subscription, "profile")(profile.pk),
+        when(end),
+        when(start),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
