@@ -69,10 +69,11 @@ CONNECTIONS = 16
 PROBE_SECONDS = 3
 WARM_SECONDS = 2
 DRAIN_SECONDS = 3  # wrk runs this much longer than it sends, so that the requests in flight are answered
-# The configurations probed: SQLite has one writer at a time, so one worker is worth trying there.
+# The configurations probed: SQLite has one writer at a time, so one worker is worth trying there; gthread workers
+# with more threads put more single events in one transaction (credits.services.metering.usage_record_one).
 CONFIGS = {
-    "sqlite": ["sync:1", "sync:2", "sync:4", "gthread:2x4"],
-    "postgresql": ["sync:2", "sync:3", "sync:4", "gthread:2x4"],
+    "sqlite": ["sync:1", "sync:2", "sync:4", "gthread:2x4", "gthread:2x8"],
+    "postgresql": ["sync:2", "sync:3", "sync:4", "gthread:2x4", "gthread:2x8"],
 }
 SEED = 2026
 MODELS = ["auto", "auto", "claude-sonnet-4.5", "claude-haiku-4.5", "claude-opus-4.5"]

@@ -8,6 +8,7 @@ the same messages. Credits are decimals with at most two places, never floats: t
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import re
@@ -28,6 +29,9 @@ MAX_MESSAGES = 100_000
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]+\Z")  # printable ASCII, no spaces
 FIELDS = ("idempotency_key", "user_id", "user_name", "credits", "occurred_at", "client_type", "model", "messages")
+_FIELD_SET = frozenset(FIELDS)
+_CENT = Decimal("0.01")
+_CANONICAL = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps builds one a call with separators
 
 
 class EventInvalid(Exception):
@@ -50,6 +54,7 @@ class EventIn:
     model: str
     messages: int
     payload_hash: str
+    hundredths: int  # credits in hundredths, as balances count them
 
     def at(self, now: datetime.datetime) -> datetime.datetime:
         return self.occurred_at or now
@@ -86,9 +91,10 @@ def parse_credits(value: Any) -> Decimal:
         raise EventInvalid("credits", "must be more than 0 (the least an event can cost is 0.01).")
     if credits > MAX_CREDITS:  # first: quantizing 1e30 to 0.01 overflows the decimal context
         raise EventInvalid("credits", f"{value} is more than one event can cost ({MAX_CREDITS:,}).")
-    if credits != credits.quantize(Decimal("0.01")):
+    cents = credits.quantize(_CENT)
+    if credits != cents:
         raise EventInvalid("credits", f"{value} has more than two decimals: credits are metered to 0.01.")
-    return credits.quantize(Decimal("0.01"))
+    return cents
 
 
 def parse_occurred_at(value: Any, now: datetime.datetime) -> datetime.datetime | None:
@@ -110,12 +116,18 @@ def parse_occurred_at(value: Any, now: datetime.datetime) -> datetime.datetime |
         raise EventInvalid("occurred_at", f"{value!r} is out of range.") from None
     if moment > now + FUTURE_TOLERANCE:
         raise EventInvalid("occurred_at", f"{value} is in the future (more than 5 minutes from now).")
-    earliest = month_start(month_start(now) - datetime.timedelta(days=1))
+    earliest = _earliest(now)
     if moment < earliest:
         raise EventInvalid(
             "occurred_at", f"{value} is before {earliest:%Y-%m-%d}: events older than last month are not accepted."
         )
     return moment
+
+
+@functools.lru_cache(maxsize=8)
+def _earliest(now: datetime.datetime) -> datetime.datetime:
+    """The start of the month before `now`'s: the oldest moment an event may have (a batch asks 1,000 times)."""
+    return month_start(month_start(now) - datetime.timedelta(days=1))
 
 
 CLIENT_TYPES = frozenset(ClientType.values)
@@ -149,7 +161,7 @@ def event_parse(raw: Any, *, now: datetime.datetime, models: frozenset[str]) -> 
     """The checked event of one wire object, or EventInvalid. `models` are the model codes of the catalogue."""
     if not isinstance(raw, Mapping):
         raise EventInvalid("event", "must be a JSON object.")
-    unknown = sorted(set(raw) - set(FIELDS))
+    unknown = None if _FIELD_SET.issuperset(raw) else sorted(set(raw) - _FIELD_SET)
     if unknown:
         raise EventInvalid(unknown[0], f"is not a field of a usage event (fields: {', '.join(FIELDS)}).")
     key = _text(raw, "idempotency_key")
@@ -178,7 +190,8 @@ def event_parse(raw: Any, *, now: datetime.datetime, models: frozenset[str]) -> 
     if model.lower() not in models:
         raise EventInvalid("model", f"unknown model {model!r}: use a model id of the catalogue, like auto.")
     messages = parse_messages(raw.get("messages"))
-    canonical = json.dumps(
+    model = model.lower()
+    canonical = _CANONICAL.encode(
         [
             key,
             str(user_id) if user_id else None,
@@ -186,10 +199,9 @@ def event_parse(raw: Any, *, now: datetime.datetime, models: frozenset[str]) -> 
             str(credits),
             occurred_at.isoformat() if occurred_at else None,
             client_type,
-            model.lower(),
+            model,
             messages,
-        ],
-        separators=(",", ":"),
+        ]
     )
     return EventIn(
         key=key,
@@ -198,7 +210,8 @@ def event_parse(raw: Any, *, now: datetime.datetime, models: frozenset[str]) -> 
         credits=credits,
         occurred_at=occurred_at,
         client_type=client_type,
-        model=model.lower(),
+        model=model,
         messages=messages,
         payload_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+        hundredths=int(credits.scaleb(2)),
     )

@@ -31,12 +31,14 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
     docs_url=None,
 )
+# The metering API first: Django tries the URL patterns in order, and a usage event, the most frequent call by far,
+# was matched against some 40 other patterns before its own (0.1 ms of each event).
+api.add_router("", credits_router)
 api.add_router("", console_router)
 api.add_router("", accounts_router)
 api.add_router("", directory_router)
 api.add_router("", subscriptions_router)
 api.add_router("", subscribing_router)
-api.add_router("", credits_router)
 api.add_router("", reports_router)
 api.add_router("", usage_router)
 

@@ -12,6 +12,7 @@ Environment variables:
   Email (alerts): EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, DEFAULT_FROM_EMAIL
   LOG_LEVEL             default INFO
   KIRO_GOVCLOUD_PRICE_MULTIPLIER  prices in the GovCloud Regions relative to the list prices; default 1.2
+  METERING_GROUP_COMMIT "0" records each single usage event in a transaction of its own; default on (see below)
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kiroconsole.middleware.TokenApiMiddleware",  # /api/: API_MIDDLEWARE only
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -103,6 +105,15 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+]
+
+# What a request under /api/ goes through (kiroconsole.middleware.TokenApiMiddleware): bearer tokens, JSON, no
+# session, cookie, CSRF token, messages or htmx. The security headers and the host check stay.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "kiroconsole.urls"
@@ -230,6 +241,11 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 USE_THOUSAND_SEPARATOR = True
+
+# --- Metering --------------------------------------------------------------------------------------------------
+# Group commit of single usage events (credits.services.metering.usage_record_one): events that a worker's threads
+# receive while another thread records go into the next transaction together. "0" records each alone.
+METERING_GROUP_COMMIT = env_bool("METERING_GROUP_COMMIT", True)
 
 # --- Billing (DOMAIN.md §3) ------------------------------------------------------------------------------
 try:
