@@ -59,7 +59,9 @@ def organization(roles, catalogues, monkeypatch):
     raws = []
     for i, days in enumerate(DAYS_AGO):
         for user_name, model, credits in (("maya.chen", "auto", 10 + i), ("omar.haddad", "claude-sonnet-4.5", 4)):
-            occurred = now - datetime.timedelta(days=days, minutes=5)
+            # Early in the UTC day (but not after now): the day's date whatever the hour the test runs at.
+            day = now.date() - datetime.timedelta(days=days)
+            occurred = min(now, datetime.datetime.combine(day, datetime.time(0, 0, 1), tzinfo=datetime.UTC))
             raws.append(
                 {
                     "idempotency_key": f"e2e-usage-{user_name}-{days}",
