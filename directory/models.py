@@ -68,7 +68,9 @@ class DirectoryUser(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["identity_center", "user_name"], name="directory_user_name_idx"),
+            # A directory's users in user-name order, ties by id: the Users tab of a profile walks it (and reads the
+            # ids of a page's users from it alone), see subscriptions.selectors.profile_subscriptions.
+            models.Index(fields=["identity_center", "user_name", "id"], name="directory_user_name_idx"),
             models.Index(fields=["identity_center", "external_id"], name="directory_user_extid_idx"),
             # The Users page: live users in user-name order, a page at a time (migration 0003).
             models.Index(

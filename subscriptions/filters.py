@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -15,7 +15,13 @@ from directory.models import DirectoryGroup, GroupMembership
 from directory.selectors import search_users
 from kiroconsole.filters import search_filter
 from subscriptions.models import GroupAssignment, Profile, Subscription, SubscriptionStatus
-from subscriptions.selectors import users_of_directory, with_effective_tier, with_status
+from subscriptions.selectors import (
+    InArray,
+    subscriptions_of_users,
+    users_of_directory,
+    with_effective_tier,
+    with_status,
+)
 
 
 class ProfileFilter(django_filters.FilterSet):
@@ -131,6 +137,15 @@ class SubscriptionFilter(django_filters.FilterSet):
         self.filters["tier"].extra["choices"] = [(tier.code, tier.name) for tier in tiers]
         self.filters["group"].extra["profile"] = profile
 
+    def filter_queryset(self, queryset):
+        """The search and the group first, so that they choose where the page starts (see `users_in`); then the
+        other filters."""
+        self.narrowed = False
+        first = ("q", "group")
+        for name in [*first, *(name for name in self.form.cleaned_data if name not in first)]:
+            queryset = self.filters[name].filter(queryset, self.form.cleaned_data.get(name))
+        return queryset
+
     def count(self) -> int:
         """The number of matching subscriptions, counted on the subscriptions alone (the page's join to the users
         is for its order), with the columns compared plainly so that the count reads an index: (profile, status,
@@ -147,6 +162,7 @@ class SubscriptionFilter(django_filters.FilterSet):
             self.walk = True
 
     walk = True  # the filters apply to the page's walk of the users in name order (see `count`)
+    narrowed = False  # a search or a group has started the page from its users (see `users_in`)
 
     def search(self, queryset, name, value):
         if not value.strip():
@@ -169,8 +185,14 @@ class SubscriptionFilter(django_filters.FilterSet):
 
     def users_in(self, queryset, users):
         """The subscriptions of some users (a search, a group): found from those users, by the (profile, user) index,
-        rather than by walking every user of the directory (see `selectors.profile_subscriptions`)."""
-        return queryset.filter(profile=self.profile, user__in=users)
+        rather than by walking every user of the directory (`queryset`, see `selectors.profile_subscriptions`): the
+        first of these filters starts the page anew from its users (`selectors.subscriptions_of_users`)."""
+        if not self.walk:  # counting: from the users, one look-up each (see `selectors.InArray`)
+            return queryset.filter(InArray(F("user_id"), users), profile=self.profile)
+        if self.narrowed:
+            return queryset.filter(user__in=users)
+        self.narrowed = True
+        return subscriptions_of_users(self.profile, users, self.now)
 
 
 class GroupAssignmentFilter(django_filters.FilterSet):

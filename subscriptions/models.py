@@ -294,7 +294,9 @@ class Subscription(models.Model):
             models.Index(
                 fields=["profile", "status", "tier", "next_tier", "next_tier_from"], name="subscription_tier_counts_idx"
             ),
-            models.Index(fields=["user"], name="subscription_user_idx"),
+            # A user's subscriptions; with the profile in it, the Users tab's walk of the users by name tells from
+            # this index alone whether each user is subscribed in the profile (see selectors.profile_subscriptions).
+            models.Index(fields=["user", "profile"], name="subscription_user_idx"),
         ]
 
     def __str__(self) -> str:

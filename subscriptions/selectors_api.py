@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from directory.models import DirectoryUser, GroupMembership
+from directory.models import GroupMembership
 from directory.selectors import search_users
 from subscriptions import selectors
 from subscriptions.models import GroupAssignment, Profile, Subscription
@@ -28,16 +28,23 @@ def subscriptions_filtered(
     `selectors.profile_subscriptions`): of a status, of a tier now, of the members of a group, of the users
     matching `q`."""
     now = timezone.now()
-    queryset = selectors.profile_subscriptions(profile, now)
+    # A group's and a search's users: the list starts from them (see `selectors.subscriptions_of_users`).
+    users: list[QuerySet] = []
+    if group_id is not None:
+        users.append(GroupMembership.objects.filter(group_id=group_id).values("user_id"))
+    if q.strip():
+        people = search_users(selectors.users_of_directory(profile), q)
+        users.append(people.values("pk"))
+    if users:
+        queryset = selectors.subscriptions_of_users(profile, users[0], now)
+        for more in users[1:]:
+            queryset = queryset.filter(user__in=more)
+    else:
+        queryset = selectors.profile_subscriptions(profile, now)
     if status:
-        queryset = queryset.filter(status=status)
+        queryset = selectors.with_status(queryset, status)
     if tier:
         queryset = selectors.with_effective_tier(queryset, tier, now)
-    if group_id is not None:
-        queryset = queryset.filter(user__in=GroupMembership.objects.filter(group_id=group_id).values("user_id"))
-    if q.strip():
-        people = search_users(DirectoryUser.objects.filter(identity_center_id=profile.identity_center_id), q)
-        queryset = queryset.filter(user__in=people.values("pk"))
     return queryset
 
 

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import html as stdlib_html
+
 import django_tables2 as tables
+from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django_tables2.data import TableQuerysetData
 
 from kiroconsole.htmx_tables import RecordCellsTable
 from subscriptions.models import GroupAssignment, Profile, Subscription, SubscriptionStatus, Tier
-from subscriptions.selectors import effective_rank, in_profile_order
+from subscriptions.selectors import effective_rank, in_profile_order, subscriptions_of_users, user_name_order
 
 
 class ProfileTable(tables.Table):
@@ -34,9 +38,18 @@ class ProfileTable(tables.Table):
 BULK_FORM = "bulk-form"  # the Users tab's form of bulk actions, outside the table (which htmx swaps)
 
 
-def _day(value) -> str:
+def _day(value, tz=None) -> str:
     # Not a DateTimeColumn (it compiles a template for every cell), nor dateformat (slower than strftime).
-    return timezone.localtime(value).strftime("%Y-%m-%d") if value else ""
+    return timezone.localtime(value, tz).strftime("%Y-%m-%d") if value else ""
+
+
+def _html(format_string: str, *args) -> SafeString:
+    """`format_html` for the cells of the Users tab (some 450 calls a page), escaping each argument as it does
+    (`conditional_escape`: safe strings as they are, anything else through `html.escape`) without the lazy-string
+    checks that `django.utils.html.escape` makes on every call, a quarter of rendering the cells."""
+    return SafeString(
+        format_string.format(*(a.__html__() if hasattr(a, "__html__") else stdlib_html.escape(str(a)) for a in args))
+    )
 
 
 class UrlPattern:
@@ -85,12 +98,36 @@ class SelectColumn(tables.Column):
         )
 
     def render(self, record):
-        return format_html(
+        return _html(
             '<input type="checkbox" name="users" value="{}" form="{}" aria-label="Select {}">',
             record.user_id,
             BULK_FORM,
             record.user.user_name,
         )
+
+
+class PagesByUser(TableQuerysetData):
+    """The Users tab's rows, a page at a time. The first page is read in one walk of the users by name (see
+    `selectors.profile_subscriptions`); on PostgreSQL a later page in two steps of one statement: the ids of its
+    users, from the filtered and ordered subscriptions cut to the page (LIMIT ... OFFSET), then the subscriptions of
+    those users (`subscriptions_of_users`), ordered as the table is. The first step reads indexes alone (the
+    directory's (identity center, user name, id), the subscriptions' (user, profile)), so that a deep page skips its
+    OFFSET over index entries, not rows: at page 500 the rows of 24,950 users and subscriptions are not read, a third
+    of the query's time. SQLite reads a row's columns only once the row is kept: it skips an OFFSET as cheaply in one
+    step, which spares it the second."""
+
+    def __init__(self, data, *, profile: Profile, now):
+        super().__init__(data)
+        self.profile, self.now = profile, now
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice) or not key.start or connections[self.data.db].vendor == "sqlite":
+            return super().__getitem__(key)
+        users = self.data.prefetch_related(None).values("user_id")[key]
+        page = TableQuerysetData(subscriptions_of_users(self.profile, users, self.now))
+        page.set_table(self.table)
+        page.order_by(self.table.order_by or ())
+        return page.data
 
 
 class SubscriptionTable(RecordCellsTable):
@@ -113,9 +150,10 @@ class SubscriptionTable(RecordCellsTable):
         order_by = ("user",)
         empty_text = "No subscriptions match. Subscribe users or groups with the Subscribe button."
 
-    def __init__(self, *args, profile: Profile, tiers: dict[str, Tier], now, can_change: bool = False, **kwargs):
+    def __init__(self, data, *args, profile: Profile, tiers: dict[str, Tier], now, can_change: bool = False, **kwargs):
         self.profile, self.tiers, self.now = profile, tiers, now  # before an order_by= argument calls order_*
-        super().__init__(*args, **kwargs)
+        self.tz = timezone.get_current_timezone()
+        super().__init__(PagesByUser(data, profile=profile, now=now), *args, **kwargs)
         self.user_url, self.group_url = UrlPattern("directory-user-detail"), UrlPattern("directory-group-detail")
         self.usage_url = reverse("profile-subscription", args=[profile.profile_id, UrlPattern.PLACEHOLDER])
         if not can_change:
@@ -125,10 +163,10 @@ class SubscriptionTable(RecordCellsTable):
         person = record.user
         url = self.user_url(person.pk)
         if person.deleted_at is not None:
-            return format_html(
+            return _html(
                 '<span class="cell-title">{}</span><span class="cell-sub">Deleted user</span>', person.user_name
             )
-        return format_html(
+        return _html(
             '<a class="cell-title" href="{}">{}</a><span class="cell-sub">{} · <a href="{}">Usage'
             '<span class="visually-hidden"> of {}</span></a></span>',
             url,
@@ -140,16 +178,16 @@ class SubscriptionTable(RecordCellsTable):
 
     def render_status(self, record):
         status = SubscriptionStatus(record.status)
-        html = format_html('<span class="badge badge-{}">{}</span>', status.value.lower(), status.label)
+        html = _html('<span class="badge badge-{}">{}</span>', status.value.lower(), status.label)
         if status == SubscriptionStatus.CANCELED and record.access_until:
             ended = record.access_until <= self.now
-            html += format_html(
+            html += _html(
                 '<span class="cell-sub">{} {}</span>',
                 "access ended" if ended else "access until",
-                _day(record.access_until),
+                _day(record.access_until, self.tz),
             )
         if record.user.deleted_at is None and not record.user.active:
-            html += format_html(
+            html += _html(
                 '<span class="flag" title="{}">⚠ Deactivated in the directory</span>',
                 "A deactivated user may not use Kiro. Reactivate it or unsubscribe it.",
             )
@@ -162,6 +200,9 @@ class SubscriptionTable(RecordCellsTable):
     def order_status(self, queryset, is_descending):
         return self._in_profile_order(queryset, is_descending, "status", "subscribed_at", "pk")
 
+    def order_user(self, queryset, is_descending):
+        return queryset.order_by(*user_name_order(is_descending)), True
+
     def order_subscribed_at(self, queryset, is_descending):
         return self._in_profile_order(queryset, is_descending, "subscribed_at", "pk")
 
@@ -172,7 +213,7 @@ class SubscriptionTable(RecordCellsTable):
         """By the tier held now (its rank), then by user name."""
         rank = effective_rank(self.now)
         queryset = queryset.alias(current_rank=rank).order_by(
-            "-current_rank" if is_descending else "current_rank", "user__user_name", "user_id"
+            "-current_rank" if is_descending else "current_rank", *user_name_order()
         )
         return queryset, True
 
@@ -182,8 +223,10 @@ class SubscriptionTable(RecordCellsTable):
     def render_next_tier(self, record):
         if record.next_tier_id is None or record.next_tier_from is None or record.next_tier_from <= self.now:
             return "—"
-        return format_html(
-            '{}<span class="cell-sub">from {}</span>', self.tiers[record.next_tier_id].name, _day(record.next_tier_from)
+        return _html(
+            '{}<span class="cell-sub">from {}</span>',
+            self.tiers[record.next_tier_id].name,
+            _day(record.next_tier_from, self.tz),
         )
 
     def render_sources(self, record):
@@ -191,9 +234,9 @@ class SubscriptionTable(RecordCellsTable):
         through: they count again once the user is subscribed directly."""
         chips = []
         if record.direct_tier_id and not record.direct_opt_out:
-            chips.append(format_html('<li class="chip">Direct · {}</li>', self.tiers[record.direct_tier_id].name))
+            chips.append(_html('<li class="chip">Direct · {}</li>', self.tiers[record.direct_tier_id].name))
         chips += [
-            format_html(
+            _html(
                 '<li class="chip"><a href="{}">{}</a> · {}</li>',
                 self.group_url(m.group_id),
                 m.group.display_name,
@@ -201,22 +244,22 @@ class SubscriptionTable(RecordCellsTable):
             )
             for m in record.user.assigned_memberships
         ]
-        items = format_html_join("", "{}", ((chip,) for chip in chips))
-        html = format_html('<ul class="chips{}">{}</ul>', " chips-muted" if record.direct_opt_out else "", items)
+        items = SafeString("".join(chips))
+        html = _html('<ul class="chips{}">{}</ul>', " chips-muted" if record.direct_opt_out else "", items)
         if record.direct_opt_out:
-            return (html if chips else format_html("{}", "")) + format_html(
+            return (html if chips else _html("{}", "")) + _html(
                 '<span class="cell-sub">{}</span>', "Unsubscribed: its groups count again once subscribed directly"
             )
         return html if chips else "—"
 
     def render_subscribed_at(self, record):
-        return _day(record.subscribed_at)
+        return _day(record.subscribed_at, self.tz)
 
     def render_last_active_at(self, record):
         return (
-            _day(record.last_active_at)
+            _day(record.last_active_at, self.tz)
             if record.last_active_at
-            else format_html('<span class="muted">{}</span>', "Never")
+            else _html('<span class="muted">{}</span>', "Never")
         )
 
 
