@@ -1,6 +1,7 @@
 """What the benchmarks that build an organization of their own share: raw SQL past the append-only guards, and
-the removal of everything built for one Identity Center (children first), so benchmarks sharing the bench
-database never see each other's rows. (A module name starting with "_" registers no benchmark.)"""
+the removal of everything built for one Identity Center (children first: its profiles' usage, then the
+organization), so benchmarks sharing the bench database never see each other's rows. (A module name starting with
+"_" registers no benchmark.)"""
 
 from __future__ import annotations
 
@@ -54,3 +55,27 @@ def remove_organization(store_id: str, account_id: str, audit_labels: tuple[str,
             execute(f"DELETE FROM {t(Profile)} WHERE identity_center_id = %s", [ic])  # noqa: S608
             IdentityCenterInstance.objects.filter(pk=instance.pk).delete()
         AwsAccount.objects.filter(account_id=account_id).delete()
+
+
+def remove_usage(store_id: str) -> None:
+    """Delete the usage of the profiles of the Identity Center `store_id`: their events, notifications, rollups and
+    balances (what `remove_organization` needs gone first)."""
+    from django.db import transaction
+
+    from accounts.models import IdentityCenterInstance
+    from credits.models import Balance, Notification, ProfileBalance, UsageEvent
+    from credits.services.rollups import ROLLUP_MODELS
+    from subscriptions.models import Profile, Subscription
+
+    t = quoted_table
+    instance = IdentityCenterInstance.objects.filter(identity_store_id=store_id).first()
+    if instance is not None:
+        with transaction.atomic():
+            for profile in Profile.objects.filter(identity_center=instance).values_list("pk", flat=True):
+                subs = f"SELECT id FROM {t(Subscription)} WHERE profile_id = %s"  # noqa: S608
+                execute(f"DELETE FROM {t(UsageEvent)} WHERE profile_id = %s", [profile])  # noqa: S608
+                execute(f"DELETE FROM {t(Notification)} WHERE profile_id = %s", [profile])  # noqa: S608
+                for rollup in ROLLUP_MODELS:
+                    execute(f"DELETE FROM {t(rollup)} WHERE profile_id = %s", [profile])  # noqa: S608
+                execute(f"DELETE FROM {t(Balance)} WHERE subscription_id IN ({subs})", [profile])  # noqa: S608
+                execute(f"DELETE FROM {t(ProfileBalance)} WHERE profile_id = %s", [profile])  # noqa: S608

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._http import Config, Connection, CpuSnapshot, Gunicorn, cpu_split
-from bench._organizations import execute, quoted_table, remove_organization
+from bench._organizations import execute, quoted_table, remove_organization, remove_usage
 from bench.harness import ROOT, BenchError, Context, capture, percentile, register
 
 USERS = 10_000
@@ -98,26 +98,9 @@ def remove_bench_data(
 ) -> None:
     """The bench's profile with its events, balances and notifications, its organization, the metering console
     user and its tokens, and the audit events of the bench's own actions. (load_mixed removes its own with it.)"""
-    from django.db import transaction
-
-    from accounts.models import IdentityCenterInstance
-    from credits.models import Balance, Notification, ProfileBalance, UsageEvent
-    from credits.services.rollups import ROLLUP_MODELS
     from kiroconsole.models import User
-    from subscriptions.models import Profile, Subscription
 
-    t = quoted_table
-    instance = IdentityCenterInstance.objects.filter(identity_store_id=store_id).first()
-    if instance is not None:
-        with transaction.atomic():
-            for profile in Profile.objects.filter(identity_center=instance).values_list("pk", flat=True):
-                subs = f"SELECT id FROM {t(Subscription)} WHERE profile_id = %s"  # noqa: S608
-                execute(f"DELETE FROM {t(UsageEvent)} WHERE profile_id = %s", [profile])  # noqa: S608
-                execute(f"DELETE FROM {t(Notification)} WHERE profile_id = %s", [profile])  # noqa: S608
-                for rollup in ROLLUP_MODELS:
-                    execute(f"DELETE FROM {t(rollup)} WHERE profile_id = %s", [profile])  # noqa: S608
-                execute(f"DELETE FROM {t(Balance)} WHERE subscription_id IN ({subs})", [profile])  # noqa: S608
-                execute(f"DELETE FROM {t(ProfileBalance)} WHERE profile_id = %s", [profile])  # noqa: S608
+    remove_usage(store_id)
     User.objects.filter(username=console_user).delete()  # and its tokens
     remove_organization(store_id, account_id, (f"manage.py {actor_label}",))
 

@@ -38,7 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench._organizations import execute, quoted_table, remove_organization
+from bench._organizations import execute, quoted_table, remove_organization, remove_usage
 from bench.audit_log import administrator, logged_in_client
 from bench.harness import (
     DEFAULT_DATABASE_URL,
@@ -135,25 +135,7 @@ def bench_month(today: datetime.date) -> tuple[datetime.date, datetime.date]:
 
 def remove_bench_data() -> None:
     """The bench's profile with its events, rollups and balances, its organization and audit events."""
-    from django.db import transaction
-
-    from accounts.models import IdentityCenterInstance
-    from credits.models import Balance, Notification, ProfileBalance, UsageEvent
-    from credits.services.rollups import ROLLUP_MODELS
-    from subscriptions.models import Profile, Subscription
-
-    t = quoted_table
-    instance = IdentityCenterInstance.objects.filter(identity_store_id=STORE_ID).first()
-    if instance is not None:
-        with transaction.atomic():
-            for profile in Profile.objects.filter(identity_center=instance).values_list("pk", flat=True):
-                subs = f"SELECT id FROM {t(Subscription)} WHERE profile_id = %s"  # noqa: S608
-                execute(f"DELETE FROM {t(UsageEvent)} WHERE profile_id = %s", [profile])  # noqa: S608
-                execute(f"DELETE FROM {t(Notification)} WHERE profile_id = %s", [profile])  # noqa: S608
-                for rollup in ROLLUP_MODELS:
-                    execute(f"DELETE FROM {t(rollup)} WHERE profile_id = %s", [profile])  # noqa: S608
-                execute(f"DELETE FROM {t(Balance)} WHERE subscription_id IN ({subs})", [profile])  # noqa: S608
-                execute(f"DELETE FROM {t(ProfileBalance)} WHERE profile_id = %s", [profile])  # noqa: S608
+    remove_usage(STORE_ID)
     remove_organization(STORE_ID, ACCOUNT_ID, (f"manage.py {BENCH_ACTOR}",))
 
 

@@ -11,30 +11,17 @@ import pytest
 from credits.models import Outcome, UsageEvent, hundredths_of
 from credits.usage import GROUP_BY, NO_GROUP, DateRange, UsageFilters, UserRows, usage_by_user, usage_rows
 from directory import services as directory
-from subscriptions.services import group_assign, profile_settings_update
-from tests.credits.conftest import ACTOR, event, record
+from tests.credits.conftest import ACTOR, event, record, use_in_november
 
 D = datetime.date
 
 
 @pytest.fixture
 def used(metered, clock):
-    """Usage of ann (Pro), bob and cat (Pro Max through Research) in November."""
-    org = metered
-    group_assign(profile=org.profile, group=org.groups["Research"], tier="PRO_MAX", actor=ACTOR)
-    profile_settings_update(profile=org.profile, changes={"overage_enabled": True}, actor=ACTOR)
-    ann, bob, cat = (org.users[name] for name in ("ann", "bob", "cat"))
-    clock.set(2026, 12, 1, 12)
-    record(
-        org.profile,
-        event(ann, "990", occurred_at="2026-11-16T10:00:00Z"),
-        event(ann, "20", occurred_at="2026-11-16T11:00:00Z", messages=4),  # overage
-        event(ann, "3", occurred_at="2026-11-20T11:00:00Z", client_type="KIRO_CLI"),
-        event(bob, "7.5", occurred_at="2026-11-18T09:00:00Z", model="claude-sonnet-4.5"),
-        event(bob, "1.25", occurred_at="2026-11-30T23:00:00Z", model="claude-sonnet-4.5"),
-        event(cat, "4", occurred_at="2026-11-28T09:00:00Z", client_type="KIRO_CLI", messages=2),
+    """Usage of ann (Pro), bob and cat (Pro Max through Research) in November, read on 1 December."""
+    return use_in_november(
+        metered, clock, now=(2026, 12, 1, 12), bob_last="2026-11-30T23:00:00Z", cat_at="2026-11-28T09:00:00Z"
     )
-    return org
 
 
 def expected(profile, span: DateRange, group_by: str, members=None, **narrow) -> dict:

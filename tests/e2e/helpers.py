@@ -1,4 +1,5 @@
-"""What browser tests do again and again: log in through the real form, check accessibility, take screenshots."""
+"""What browser tests do again and again: log in through the real form, check accessibility, take screenshots,
+make the organization and people a flow starts from."""
 
 from __future__ import annotations
 
@@ -68,3 +69,23 @@ def profile_on_new_directory(*, account_id: str, account_name: str, identity_sto
         actor=actor,
     )
     return profile_create(account=account, region=us_east_1, identity_center=instance, name=profile_name, actor=actor)
+
+
+def people_in_directory(identity_center, user_names, *, actor) -> dict:
+    """Directory users named `given.family` (display name "Given Family", e-mail at acme.example), made through
+    the services; by user name."""
+    from directory import services as directory
+
+    people = {}
+    for user_name in user_names:
+        given, family = user_name.split(".")
+        people[user_name] = directory.directory_user_create(
+            identity_center=identity_center,
+            user_name=user_name,
+            display_name=f"{given.title()} {family.title()}",
+            given_name=given.title(),
+            family_name=family.title(),
+            email=f"{user_name}@acme.example",
+            actor=actor,
+        )
+    return people

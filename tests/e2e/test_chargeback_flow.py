@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import check_a11y, login, profile_on_new_directory, screenshot, url_of
+from tests.e2e.helpers import check_a11y, login, people_in_directory, profile_on_new_directory, screenshot, url_of
 from tests.factories import PASSWORD
 
 
@@ -38,18 +38,7 @@ def organization(roles, catalogues):
     )
     instance = profile.identity_center
     profile_settings_update(profile=profile, changes={"overage_enabled": True}, actor=actor)
-    people = {}
-    for user_name in ("maya.chen", "omar.haddad", "lena.berg", "kim.park"):
-        given, family = user_name.split(".")
-        people[user_name] = directory.directory_user_create(
-            identity_center=instance,
-            user_name=user_name,
-            display_name=f"{given.title()} {family.title()}",
-            given_name=given.title(),
-            family_name=family.title(),
-            email=f"{user_name}@acme.example",
-            actor=actor,
-        )
+    people = people_in_directory(instance, ("maya.chen", "omar.haddad", "lena.berg", "kim.park"), actor=actor)
     platform = directory.directory_group_create(identity_center=instance, display_name="Platform", actor=actor)
     data = directory.directory_group_create(identity_center=instance, display_name="Data", actor=actor)
     directory.group_members_add(group=platform, users=[people["maya.chen"], people["omar.haddad"]], actor=actor)

@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
 from kiroconsole.models import AuditEvent
 from tests.directory.conftest import identity_center  # noqa: F401  (a fixture)
-from tests.directory.scim.conftest import SCIM, ScimClient, patch_body, scim_token, user_body  # noqa: F401
-from tests.directory.scim.test_endpoints import make_group, make_user
+from tests.directory.scim.conftest import SCIM, ScimClient, patch_body, scim_token, scim_world, user_body  # noqa: F401
 from tests.fuzz.conftest import examples
 
 pytestmark = pytest.mark.django_db
@@ -35,22 +34,7 @@ FUZZ = settings.get_profile("fuzz")
 @pytest.fixture
 def world(identity_center):  # noqa: F811  (the fixture imported above)
     """ada (a member of Engineering, external id 00u-ada), alan, Research without members, 101 spare users."""
-    ada = make_user(identity_center, "ada.lovelace", external_id="00u-ada")
-    alan = make_user(identity_center, "alan.turing")
-    engineering = make_group(identity_center, "Engineering", [ada])
-    research = make_group(identity_center, "Research")
-    spare = DirectoryUser.objects.bulk_create(
-        DirectoryUser(
-            identity_center=identity_center,
-            user_name=f"spare{i:03d}",
-            display_name=f"Spare {i}",
-            given_name="Spare",
-            family_name=str(i),
-            email=f"spare{i:03d}@acme.example",
-        )
-        for i in range(101)
-    )
-    return {"ada": ada, "alan": alan, "engineering": engineering, "research": research, "spare": spare}
+    return scim_world(identity_center)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""SCIM fixtures: a token of the `identity_center` directory (tests/directory/conftest.py) and a client that sends
-it, with JSON helpers that speak `application/scim+json`."""
+"""SCIM fixtures: a token of the `identity_center` directory (tests/directory/conftest.py), a client that sends
+it, with JSON helpers that speak `application/scim+json`, and `world`: users and groups to send requests about."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from directory import services
+from directory.models import DirectoryUser
 from kiroconsole.audit import Actor
 
 SCIM = "/scim/v2"
@@ -40,6 +41,35 @@ def scim_token(identity_center):
 @pytest.fixture
 def scim(scim_token) -> ScimClient:
     return ScimClient(scim_token[1])
+
+
+def scim_world(identity_center) -> dict[str, Any]:
+    """ada (a member of Engineering, external id 00u-ada), alan, Research without members, 101 spare users (for
+    the member limits), in `identity_center`: what the bad-input and fuzz tests send their requests to."""
+    from tests.directory.scim.test_endpoints import make_group, make_user  # (it imports this module)
+
+    ada = make_user(identity_center, "ada.lovelace", external_id="00u-ada")
+    alan = make_user(identity_center, "alan.turing")
+    engineering = make_group(identity_center, "Engineering", [ada])
+    research = make_group(identity_center, "Research")
+    spare = DirectoryUser.objects.bulk_create(
+        DirectoryUser(
+            identity_center=identity_center,
+            user_name=f"spare{i:03d}",
+            display_name=f"Spare {i}",
+            given_name="Spare",
+            family_name=str(i),
+            email=f"spare{i:03d}@acme.example",
+        )
+        for i in range(101)
+    )
+    return {"ada": ada, "alan": alan, "engineering": engineering, "research": research, "spare": spare}
+
+
+@pytest.fixture
+def world(identity_center) -> dict[str, Any]:
+    """`scim_world` in the `identity_center` directory."""
+    return scim_world(identity_center)
 
 
 def user_body(user_name: str = "ada.lovelace", **overrides: Any) -> dict[str, Any]:

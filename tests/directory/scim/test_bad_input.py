@@ -15,7 +15,7 @@ from directory.models import DirectoryGroup, DirectoryUser, GroupMembership, Sci
 from kiroconsole.audit import Actor
 from kiroconsole.models import AuditEvent
 from tests.directory.scim.conftest import ScimClient, patch_body, user_body
-from tests.directory.scim.test_endpoints import assert_error, make_group, make_user
+from tests.directory.scim.test_endpoints import assert_error, make_user
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -30,27 +30,6 @@ def state() -> tuple:
         sorted(GroupMembership.objects.values_list("group_id", "user_id")),
         AuditEvent.objects.count(),
     )  # fmt: skip
-
-
-@pytest.fixture
-def world(identity_center):
-    """Two users, one a member of Engineering, one group without members, 100 spare users for member limits."""
-    ada = make_user(identity_center, "ada.lovelace", external_id="00u-ada")
-    alan = make_user(identity_center, "alan.turing")
-    engineering = make_group(identity_center, "Engineering", [ada])
-    research = make_group(identity_center, "Research")
-    spare = DirectoryUser.objects.bulk_create(
-        DirectoryUser(
-            identity_center=identity_center,
-            user_name=f"spare{i:03d}",
-            display_name=f"Spare {i}",
-            given_name="Spare",
-            family_name=str(i),
-            email=f"spare{i:03d}@acme.example",
-        )
-        for i in range(101)
-    )
-    return {"ada": ada, "alan": alan, "engineering": engineering, "research": research, "spare": spare}
 
 
 @pytest.fixture
