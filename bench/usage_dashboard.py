@@ -199,6 +199,7 @@ def build(size: Size, today: datetime.date) -> Data:
     from credits.models import Balance, Outcome, ProfileBalance, UsageEvent
     from credits.services.rollups import rollups_rebuild
     from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
+    from kiroconsole import dbstats
     from kiroconsole.audit import Actor
     from kiroconsole.bulk import adapter, insert_rows, large_cache
     from subscriptions.models import Subscription, SubscriptionPeriod, Tier
@@ -401,6 +402,8 @@ def build(size: Size, today: datetime.date) -> Data:
         + ", ".join(f"{name} {count:,}" for name, count in written_rollups.items())
     )
     analyze()
+    # What `manage.py rebuild_rollups` ends with (and `analyze_database` does): statistics on SQLite too.
+    notes["build: analyze_database"] = f"{dbstats.analyze():.1f} s"
     groups_db = list(DirectoryGroup.objects.filter(identity_center=instance).order_by("display_name"))
     return Data(profile=profile, first=first, last=last, groups=[g.pk for g in groups_db], notes=notes)
 
@@ -613,6 +616,28 @@ class Reads:
         rows = usage_rows(self.profile, self.span, group_by, UsageFilters(group_id=group))
         return {row.key: (row.plan_hundredths, row.overage_hundredths, row.messages, row.events) for row in rows}
 
+    def user_rows(self) -> Figures:
+        """Every row of `usage_by_user`, in its order (the order is checked against the figures' ranking)."""
+        from credits.usage import usage_by_user
+
+        rows = list(usage_by_user(self.profile, self.span))
+        totals = [row.plan_hundredths + row.overage_hundredths for row in rows]
+        assert totals == sorted(totals, reverse=True), "usage_by_user is not in order of credits"
+        return {row.key: (row.plan_hundredths, row.overage_hundredths, row.messages, row.events) for row in rows}
+
+    def user_page(self, size: int = 25) -> Figures:
+        """What the explorer grouped by user reads: the number of users, the first page, the total."""
+        from credits.usage import usage_by_user
+
+        rows = usage_by_user(self.profile, self.span)
+        count, total = len(rows), rows.total("Total")  # type: ignore[attr-defined]
+        page = rows[:size]
+        figures: Figures = {
+            row.key: (row.plan_hundredths, row.overage_hundredths, row.messages, row.events) for row in page
+        }
+        figures[("count",)] = (count, total.plan_hundredths + total.overage_hundredths)
+        return figures
+
     RAW_COLUMNS = {
         "user": ("user_id", "user__user_name", "user__display_name"),
         "model": ("model",),
@@ -796,6 +821,8 @@ class Pair:
     rollup: Operation
     raw: Operation | None = None
     raw_of: str = ""  # a page's raw baseline: the name of the selector pair it shows
+    check: Callable[[], Any] | None = None  # the figures compared with the raw ones, when the timed read is a page
+    page_target: bool = True  # False: every row of a large answer (a download), held to the ratio only
 
 
 def queries_constant(name: str, vendor: str, size: int, counts: dict[str, int]) -> str:
@@ -885,15 +912,26 @@ def run(ctx: Context) -> None:
     for group_by in ("day", "user", "model", "group"):
         pairs.append(
             Pair(
-                f"explorer by {group_by}",
+                f"explorer by {group_by}" + (", every row (the CSV's)" if group_by == "user" else ""),
                 Operation(
                     f"usage_rows by {group_by} (rollups)",
                     lambda g=group_by: reads.usage(g),
                     baseline=group_by == "day",
                 ),
                 Operation(f"usage by {group_by} (raw events)", lambda g=group_by: reads.usage_raw(g)),
+                page_target=group_by != "user",
             )
         )
+    # By user, the explorer shows a page of the 60,000 users (and their number and total): what is timed is that
+    # read (usage_by_user); all of its rows, in the order it pages them, are what is compared with the raw events.
+    pairs.append(
+        Pair(
+            "explorer by user, a page",
+            Operation("usage_by_user: count, first page, total (rollups)", reads.user_page),
+            raw_of="explorer by user, every row (the CSV's)",
+            check=reads.user_rows,
+        )
+    )
     pairs.append(
         Pair(
             "explorer, a group's days",
@@ -908,12 +946,19 @@ def run(ctx: Context) -> None:
     # for a figure that only has to be known within a few percent to say whether the ratio passes 20x.
     raw_results: dict[str, Result] = {}
     with ctx.phase("checking the rollups' figures against the raw events, timing the raw baselines"):
+        raw_figures: dict[str, Figures] = {}
         for pair in pairs:
-            assert pair.raw is not None
-            rollup = pair.rollup.fn()
+            rollup = (pair.check or pair.rollup.fn)()
+            if pair.raw is None:  # a read of another pair's figures: compared with that pair's raw ones
+                raw = raw_figures[pair.raw_of]
+                if not rollup or rollup != raw:
+                    problems = differences(rollup, raw) or ["nothing read"]
+                    raise BenchError(f"{pair.name}: the rollups and the raw events disagree: " + "; ".join(problems))
+                print(f"  {pair.name}: {len(rollup):,} figures, equal to those of {pair.raw_of}", flush=True)
+                continue
             timings: list[float] = []
             cpu: list[float] = []
-            raw = measure_once(pair.raw.fn, timings, cpu)
+            raw = raw_figures[pair.name] = measure_once(pair.raw.fn, timings, cpu)
             if not rollup or rollup != raw:
                 problems = differences(rollup, raw) or ["nothing read"]
                 raise BenchError(f"{pair.name}: the rollups and the raw events disagree: " + "; ".join(problems))
@@ -956,7 +1001,7 @@ def run(ctx: Context) -> None:
                 page(
                     f"explorer page by {group_by}",
                     with_query(explorer, f"group_by={group_by}"),
-                    f"explorer by {group_by}",
+                    f"explorer by {group_by}" + (", every row (the CSV's)" if group_by == "user" else ""),
                 )
             )
         pairs.append(page("explorer page, a group", with_query(explorer, f"group={group}"), "explorer, a group's days"))
@@ -971,7 +1016,7 @@ def run(ctx: Context) -> None:
             Pair(
                 "usage API by user",
                 Operation(f"usage API by user  {url}", lambda: http_get(api_client, url)),
-                raw_of="explorer by user",
+                raw_of="explorer by user, every row (the CSV's)",
             )
         )
     else:
@@ -1042,13 +1087,14 @@ def print_issue_table(pairs: list[Pair], by_name: dict[str, Result], ctx: Contex
     for pair in pairs:
         raw = raw_result(pair, pairs, by_name)
         result, ratio = _row(pair, by_name, raw)
-        met = result.p50 * 1000 <= PAGE_TARGET_MS and (ratio is None or ratio >= RATIO_TARGET)
+        met = (not pair.page_target or result.p50 * 1000 <= PAGE_TARGET_MS) and (ratio is None or ratio >= RATIO_TARGET)
+        target = f"<= {PAGE_TARGET_MS} ms, >= {RATIO_TARGET}x" if pair.page_target else f">= {RATIO_TARGET}x"
         ctx.record(
             pair.name,
             f"p50 {result.p50 * 1000:,.1f} ms, {len(result.capture.queries)} queries"
             + (f"; raw p50 {raw.p50 * 1000:,.1f} ms ({len(raw.timings)} runs)" if raw else ""),
             ratio=f"raw / rollup {ratio:,.1f}x" if ratio else "",
-            target=f"<= {PAGE_TARGET_MS} ms, >= {RATIO_TARGET}x",
+            target=target,
             met=met,
         )
         rows.append(
@@ -1060,7 +1106,7 @@ def print_issue_table(pairs: list[Pair], by_name: dict[str, Result], ctx: Contex
                 f"{raw.p50 * 1000:,.1f}" if raw else "-",
                 str(len(raw.timings)) if raw else "-",
                 f"{ratio:,.1f}x" if ratio else "-",
-                f"<= {PAGE_TARGET_MS} ms, >= {RATIO_TARGET}x",
+                target,
                 "yes" if met else "NO",
             ]
         )
@@ -1081,7 +1127,7 @@ def summarize(pairs: list[Pair], by_name: dict[str, Result]) -> list[str]:
         result, ratio = _row(pair, by_name, raw)
         slowest = max(result.capture.queries, key=lambda q: float(q["time"]), default=None)
         why = []
-        if result.p50 * 1000 > PAGE_TARGET_MS:
+        if pair.page_target and result.p50 * 1000 > PAGE_TARGET_MS:
             why.append(f"p50 {result.p50 * 1000:,.1f} ms > {PAGE_TARGET_MS} ms")
         if ratio is not None and ratio < RATIO_TARGET:
             why.append(f"raw / rollup {ratio:,.1f}x < {RATIO_TARGET}x")

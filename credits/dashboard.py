@@ -3,8 +3,9 @@ day, ISO week or month over a date range, the top users, overage spent and this 
 
 Everything is read from the rollups, never from the usage events, with a constant number of queries whatever the
 data size: one aggregate of the subscriptions, the active-user counters of the periods the range touches, the
-profile's daily usage rows of the range (summed here into weeks and months), the top users (`usage_rows`: one or
-two queries), and this month's bill preview (seats and overage so far).
+profile's daily usage rows of the range (summed here into weeks and months), the top users (`usage_by_user`: one
+query), and this month's bill preview (seats, kept in the cache while the subscriptions do not change, and
+overage so far).
 
 Active users are distinct users per period; a user may use both clients, so per-client counts don't add up to the
 total (they are drawn as lines). Weeks and months that the range only partly covers are counted whole.
@@ -17,13 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db.models import Sum
 
 from credits.models import ActiveUserCount, ClientType, Period, ProfileDailyUsage, credits_of
 from credits.services.rollups import period_start
-from credits.usage import DateRange, UsageRow, this_month, usage_rows
+from credits.usage import DateRange, UsageRow, this_month, usage_by_user
 from subscriptions import selectors
-from subscriptions.billing import CENTS, OVERAGE_PRICE, price_multiplier, profile_bill
+from subscriptions.billing import CENTS, OVERAGE_PRICE, billed_seats, price_multiplier, profile_bill
 from subscriptions.calendar import UTC, month_start, next_month_start
 from subscriptions.models import Profile, SubscriptionStatus, Tier
 
@@ -153,9 +155,11 @@ def period_starts(span: DateRange, period: str) -> list[datetime.date]:
     return starts
 
 
-def subscriptions_per_tier(profile: Profile, tiers: list[Tier], now: datetime.datetime) -> list[TierCount]:
-    """Active and pending subscriptions per tier held now (one aggregate query: `subscription_counts`)."""
-    counts = selectors.subscription_counts(profile, now)
+def subscriptions_per_tier(
+    profile: Profile, tiers: list[Tier], now: datetime.datetime, tally: selectors.Tally | None = None
+) -> list[TierCount]:
+    """Active and pending subscriptions per tier held now (one aggregate query: `subscription_tally`)."""
+    counts = (tally or selectors.subscription_tally(profile, now)).counts
     return [
         TierCount(
             code=tier.code,
@@ -251,11 +255,31 @@ def credits_used(
     return table, credits_of(plan), credits_of(overage)
 
 
-def month_projection(profile: Profile, now: datetime.datetime) -> Projection:
-    """This month's bill preview (seats, overage so far) and its month-end projection."""
-    bill = profile_bill(profile, month_start(now))
+SEATS_CACHE_SECONDS = 300
+
+
+def month_seats(profile: Profile, month: datetime.datetime, stamp: tuple) -> dict[str, int]:
+    """This month's seats per tier (`billed_seats`: 0.5 s at 100,000 subscriptions on SQLite), kept in the cache
+    while the profile's subscriptions keep the same `stamp` (`subscription_tally`: their number and latest change,
+    read with the dashboard's counts). Every subscription change moves the stamp, so a change shows at once; the
+    time limit bounds what two writes racing a read could leave behind."""
+    key = f"kiro:dashboard:seats:{profile.profile_id}:{month:%Y-%m}"
+    kept = cache.get(key)
+    if kept is not None and kept[0] == stamp:
+        return kept[1]
+    seats = billed_seats(profile, month)
+    cache.set(key, (stamp, seats), SEATS_CACHE_SECONDS)
+    return seats
+
+
+def month_projection(profile: Profile, now: datetime.datetime, stamp: tuple | None = None) -> Projection:
+    """This month's bill preview (seats, overage so far) and its month-end projection. `stamp`: the subscriptions'
+    (see `month_seats`), when the caller read it; else the seats are counted."""
+    month = month_start(now)
+    seats = month_seats(profile, month, stamp) if stamp is not None else None
+    bill = profile_bill(profile, month, seats=seats)
     today = now.astimezone(UTC).date()
-    days_in_month = (next_month_start(now) - month_start(now)).days
+    days_in_month = (next_month_start(now) - month).days
     elapsed = today.day
     projected_credits = (bill.overage_credits * days_in_month / elapsed).quantize(CENTS)
     return Projection(
@@ -279,19 +303,20 @@ def dashboard(profile: Profile, span: DateRange, period: str, now: datetime.date
         raise ValueError(f"unknown period {period!r}")
     tiers = selectors.tier_catalogue()
     credits, plan, overage = credits_used(profile, span, period, tiers)
-    projection = month_projection(profile, now)
+    tally = selectors.subscription_tally(profile, now)
+    projection = month_projection(profile, now, tally.stamp)
     unit_price = (OVERAGE_PRICE * price_multiplier(profile)).quantize(Decimal("0.0001"))  # as the bill prices it
     return Dashboard(
         span=span,
         period=period,
-        subscriptions=subscriptions_per_tier(profile, tiers, now),
+        subscriptions=subscriptions_per_tier(profile, tiers, now, tally),
         active_users=active_users(profile, span, period, tiers),
         credits=credits,
         plan_credits=plan,
         overage_credits=overage,
         overage_amount=(overage * unit_price).quantize(CENTS),
         overage_unit_price=unit_price,
-        top_users=usage_rows(profile, span, "user", limit=TOP_USERS),
+        top_users=list(usage_by_user(profile, span)[:TOP_USERS]),
         projection=projection,
     )
 

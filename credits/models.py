@@ -263,7 +263,13 @@ class DailyUsage(UsageTotalsBase):
                 fields=["profile", "day", "user", "client_type", "model", "tier"], name="daily_usage_unique"
             )
         ]
-        indexes = [models.Index(fields=["profile", "user", "day"], name="daily_usage_user_idx")]
+        indexes = [
+            # Covering: a group's (or a user's) days are summed from the index alone.
+            models.Index(
+                fields=["profile", "user", "day", "plan_hundredths", "overage_hundredths", "messages", "events"],
+                name="daily_usage_user_sums_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.user_id} {self.client_type} {self.model} {self.tier_id}"
@@ -303,6 +309,15 @@ class UserMonthlyUsage(UsageTotalsBase):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["profile", "month", "user"], name="user_monthly_usage_unique")]
+        indexes = [
+            # The top users and the explorer's default order (credits, most first) read from this index.
+            models.Index(
+                F("profile"),
+                F("month"),
+                (F("plan_hundredths") + F("overage_hundredths")).desc(),
+                name="user_monthly_usage_total_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.user_id}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -67,41 +67,52 @@ def price_multiplier(profile: Profile) -> Decimal:
     return settings.KIRO_GOVCLOUD_PRICE_MULTIPLIER if profile.region.is_govcloud else Decimal(1)
 
 
-def profile_bill(profile: Profile, month: datetime.datetime, *, seat_tiers: bool = False) -> Bill:
+def profile_bill(
+    profile: Profile, month: datetime.datetime, *, seat_tiers: bool = False, seats: Mapping[str, int] | None = None
+) -> Bill:
     """The bill of `profile` for the month starting at `month` (see calendar.parse_month). The seats are counted
-    by the database (a few rows back for 100,000 subscriptions); `seat_tiers`: also fill `Bill.seat_tiers`, one
-    entry a billed subscription (chargeback needs them)."""
-    start, end = month, next_month_start(month)
+    by the database (a few rows back for 100,000 subscriptions; `billed_seats`), or given as `seats` (tier code ->
+    seats, as `billed_seats` counted them: the dashboard keeps them while the subscriptions do not change);
+    `seat_tiers`: also fill `Bill.seat_tiers`, one entry a billed subscription (chargeback needs them)."""
+    start = month
     tiers = {tier.code: tier for tier in Tier.objects.all()}
     rank = {code: tier.rank for code, tier in tiers.items()}
-    code_of = {tier.rank: code for code, tier in tiers.items()}
+    by_subscription: dict[object, str] = {}
     if seat_tiers:
+        code_of = {tier.rank: code for code, tier in tiers.items()}
         by_subscription = {
             Subscription._meta.pk.to_python(subscription): code_of[best]  # type: ignore[union-attr]
-            for subscription, best in _billed(profile, start, end, "subscription, best")
+            for subscription, best in _billed(profile, start, per_subscription=True)
         }
         seats = Counter(by_subscription.values())
-    else:
-        seats = Counter({code_of[best]: count for best, count in _billed(profile, start, end, "best, COUNT(*)")})
+    elif seats is None:
+        seats = billed_seats(profile, start, tiers)
     multiplier = price_multiplier(profile)
-    bill = Bill(profile=profile, month=start, multiplier=multiplier)
-    if seat_tiers:
-        bill.seat_tiers = by_subscription
+    bill = Bill(profile=profile, month=start, multiplier=multiplier, seat_tiers=by_subscription)
     bill.overage_unit_price = (OVERAGE_PRICE * multiplier).quantize(Decimal("0.0001"))
     for code in sorted(seats, key=lambda code: rank[code]):
         unit = (tiers[code].price * multiplier).quantize(CENTS)
         bill.lines.append(BillLine(tier=tiers[code], seats=seats[code], unit_price=unit, amount=unit * seats[code]))
+    end = next_month_start(start)
     bill.overage_credits = sum((source(profile, start, end) for source in OVERAGE_SOURCES), Decimal("0.00"))
     bill.overage_amount = (bill.overage_credits * bill.overage_unit_price).quantize(CENTS)
     return bill
 
 
-def _billed(profile: Profile, start: datetime.datetime, end: datetime.datetime, select: str) -> list[tuple]:
-    """The subscriptions billed in [start, end), one SQL statement: every subscription period overlapping the month
-    counts at its tier, or at the subscription's pending lower tier when that took effect on an earlier 1st (the
-    whole month is then at the lower tier); a subscription's seat is at the highest rank among its periods, and it
-    is billed when one of them is Active. `select` picks from `subscription` and `best` (the rank), grouped by
-    `best` when it counts."""
+def billed_seats(profile: Profile, month: datetime.datetime, tiers: Mapping[str, Tier] | None = None) -> dict[str, int]:
+    """The seats billed in the month starting at `month`, per tier code (one SQL statement)."""
+    tiers = tiers if tiers is not None else {tier.code: tier for tier in Tier.objects.all()}
+    code_of = {tier.rank: code for code, tier in tiers.items()}
+    return {code_of[best]: count for best, count in _billed(profile, month, per_subscription=False)}
+
+
+def _billed(profile: Profile, start: datetime.datetime, *, per_subscription: bool) -> list[tuple]:
+    """The subscriptions billed in the month from `start`, one SQL statement: every subscription period overlapping
+    the month counts at its tier, or at the subscription's pending lower tier when that took effect on an earlier 1st
+    (the whole month is then at the lower tier); a subscription's seat is at the highest rank among its periods, and it
+    is billed when one of them is Active. Rows: (subscription, best rank) each, `per_subscription`, else (best rank,
+    number of subscriptions)."""
+    end = next_month_start(start)
     quote = connection.ops.quote_name
     p, s, t = (quote(model._meta.db_table) for model in (SubscriptionPeriod, Subscription, Tier))
 
@@ -115,7 +126,7 @@ def _billed(profile: Profile, start: datetime.datetime, end: datetime.datetime, 
         f"AND s.{col(S, 'next_tier_from')} IS NOT NULL AND s.{col(S, 'next_tier_from')} <= %s "
         f"THEN s.{col(S, 'next_tier')} ELSE p.{col(P, 'tier')} END"
     )
-    per_subscription = (
+    billed = (
         f"SELECT p.{col(P, 'subscription')} AS subscription, MAX(t.{col(T, 'rank')}) AS best, "  # noqa: S608  # nosec B608
         f"MAX(CASE WHEN p.{col(P, 'status')} = %s THEN 1 ELSE 0 END) AS active "
         f"FROM {p} p JOIN {s} s ON s.{col(S, 'id')} = p.{col(P, 'subscription')} "
@@ -124,8 +135,9 @@ def _billed(profile: Profile, start: datetime.datetime, end: datetime.datetime, 
         f"AND (p.{col(P, 'ends_at')} IS NULL OR p.{col(P, 'ends_at')} > %s) "
         f"GROUP BY p.{col(P, 'subscription')}"
     )
-    grouped = " GROUP BY best" if "COUNT" in select else ""
-    sql = f"SELECT {select} FROM ({per_subscription}) billed WHERE active = 1{grouped}"  # noqa: S608  # nosec B608
+    select = "subscription, best" if per_subscription else "best, COUNT(*)"
+    grouped = "" if per_subscription else " GROUP BY best"
+    sql = f"SELECT {select} FROM ({billed}) billed WHERE active = 1{grouped}"  # noqa: S608  # nosec B608
     params = [  # in the order of the placeholders
         SubscriptionStatus.ACTIVE.value,
         adapter(Subscription, "next_tier_from")(start),

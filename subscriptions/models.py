@@ -290,9 +290,11 @@ class Subscription(models.Model):
             models.Index(fields=["profile", "status", "subscribed_at", "id"], name="subscription_status_idx"),
             models.Index(fields=["profile", "subscribed_at", "id"], name="subscription_subscribed_idx"),
             models.Index(fields=["profile", "last_active_at", "id"], name="subscription_last_active_idx"),
-            # The profile page counts subscriptions per tier and status from this index alone.
+            # The profile page counts subscriptions per tier and status from this index alone, and the dashboard
+            # reads the latest change with them (whether its cached seat counts still hold).
             models.Index(
-                fields=["profile", "status", "tier", "next_tier", "next_tier_from"], name="subscription_tier_counts_idx"
+                fields=["profile", "status", "tier", "next_tier", "next_tier_from", "updated_at"],
+                name="subscription_tier_counts_idx",
             ),
             # A user's subscriptions; with the profile in it, the Users tab's walk of the users by name tells from
             # this index alone whether each user is subscribed in the profile (see selectors.profile_subscriptions).

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import (
@@ -323,20 +324,37 @@ def member_sources(profile: Profile, assignment: GroupAssignment, now: datetime.
 
 
 def subscription_counts(profile: Profile, now: datetime.datetime) -> dict[tuple[str, str], int]:
-    """The profile page's table: the number of subscriptions per (tier at `now`, status). One aggregate query, read
-    from the (profile, status, tier, next tier, its date) index alone; the tier at `now` is told apart here, from
-    the few (tier, next tier, date) combinations."""
+    """The profile page's table: the number of subscriptions per (tier at `now`, status) (see `subscription_tally`)."""
+    return subscription_tally(profile, now).counts
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Subscriptions per (tier at a moment, status), and a stamp that changes whenever any of the profile's
+    subscriptions is created, deleted or changed (their number and latest `updated_at`)."""
+
+    counts: dict[tuple[str, str], int]
+    stamp: tuple[int, datetime.datetime | None]
+
+
+def subscription_tally(profile: Profile, now: datetime.datetime) -> Tally:
+    """One aggregate query, read from the (profile, status, tier, next tier, its date, updated at) index alone; the
+    tier at `now` is told apart here, from the few (tier, next tier, date) combinations."""
     rows = (
         Subscription.objects.filter(profile=profile)
         .values_list("status", "tier_id", "next_tier_id", "next_tier_from")
-        .annotate(n=Count("*"))
+        .annotate(n=Count("*"), changed=Max("updated_at"))
         .order_by()
     )
     counts: Counter = Counter()
-    for status, tier, next_tier, next_from, n in rows:
+    latest: datetime.datetime | None = None
+    number = 0
+    for status, tier, next_tier, next_from, n, changed in rows:
         current = next_tier if next_tier is not None and next_from is not None and next_from <= now else tier
         counts[(current, status)] += n
-    return dict(counts)
+        number += n
+        latest = changed if latest is None or changed > latest else latest
+    return Tally(counts=dict(counts), stamp=(number, latest))
 
 
 def user_subscriptions(user: Any) -> list[Subscription]:

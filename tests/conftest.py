@@ -122,3 +122,14 @@ def fresh_catalogue_cache():
     catalogue.clear()
     yield
     catalogue.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Django's cache (the dashboard keeps seat counts there) starts empty in every test: ids and clock times
+    repeat between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -23,7 +23,7 @@ from credits.services.rollups import period_start
 from credits.usage import DateRange
 from directory import services as directory
 from subscriptions.models import SubscriptionStatus
-from subscriptions.services import profile_settings_update, subscription_subscribe
+from subscriptions.services import profile_settings_update, subscription_change_plan, subscription_subscribe
 from tests.credits.conftest import ACTOR, event, record
 
 UTC = datetime.UTC
@@ -200,6 +200,21 @@ def test_month_end_projection_is_seats_plus_overage_so_far_spread_over_the_month
     words = text(viewer_client.get(url(history)))
     assert "Projected month end $66.00" in words
     assert "$4.00 so far ÷ 20 days elapsed (today included) × 30 days = $6.00" in words  # noqa: RUF001
+
+
+def test_the_projection_keeps_its_seats_while_the_subscriptions_stay_and_shows_a_change_at_once(history, clock):
+    first = dashboard(history.profile, RANGE, "day", clock.now).projection
+    with CaptureQueriesContext(connection) as again:
+        assert dashboard(history.profile, RANGE, "day", clock.now).projection == first
+    assert "subscriptions_subscriptionperiod" not in str(again)  # the seats came from the cache
+    clock.set(2026, 11, 20, 13)
+    subscription_change_plan(profile=history.profile, users=history.users["ann"], tier="POWER", actor=ACTOR)
+    clock.set(2026, 11, 20, 14)
+    upgraded = dashboard(history.profile, RANGE, "day", clock.now).projection
+    # ann's seat is now at Power ($200) for the whole month (rule 4: an upgrade bills the month at the higher tier).
+    assert (upgraded.seats, upgraded.seats_amount) == (2, Decimal("240.00"))
+    record(history.profile, event(history.users["cat"], "1", occurred_at=clock.now.isoformat()))  # cat: Active
+    assert dashboard(history.profile, RANGE, "day", clock.now).projection.seats == 3
 
 
 def test_the_default_range_is_this_month_and_the_period_switch_keeps_it(history, viewer_client):

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from credits.services.rollups import rollups_differences, rollups_rebuild
 from kiroconsole.audit import Actor, audit_record
+from kiroconsole.dbstats import analyze
 from subscriptions.management.commands.import_subscriptions import profile_option
 
 
@@ -39,3 +40,4 @@ class Command(BaseCommand):
             after=written,
         )
         self.stdout.write("rebuilt: " + ", ".join(f"{name} {count}" for name, count in written.items()))
+        self.stdout.write(f"planner statistics refreshed in {analyze():.1f} s")
