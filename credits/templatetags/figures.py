@@ -18,7 +18,7 @@ CENTS = Decimal("0.01")
 def count(value: object) -> object:
     """`intcomma` of a whole number: 1234567 -> "1,234,567". Anything else is returned as it is."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return SafeString(f"{value:,}")
+        return SafeString(f"{value:,}")  # nosec B703 (digits, commas and a minus only)
     return value
 
 
@@ -32,4 +32,5 @@ def amount(value: object) -> object:
     except (InvalidOperation, TypeError, ValueError):
         return ""
     rounded = number.quantize(CENTS, rounding=ROUND_HALF_UP)
-    return SafeString(f"{rounded.copy_abs() if rounded == 0 else rounded:,.2f}")  # no "-0.00"
+    # No "-0.00"; digits, commas, a point and a minus only.
+    return SafeString(f"{rounded.copy_abs() if rounded == 0 else rounded:,.2f}")  # nosec B703
