@@ -14,7 +14,7 @@ total (they are drawn as lines). Weeks and months that the range only partly cov
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -255,14 +255,14 @@ def credits_used(
     return table, credits_of(plan), credits_of(overage)
 
 
-SEATS_CACHE_SECONDS = 300
+SEATS_CACHE_SECONDS = 60
 
 
-def month_seats(profile: Profile, month: datetime.datetime, stamp: tuple) -> dict[str, int]:
+def month_seats(profile: Profile, month: datetime.datetime, stamp: Hashable) -> dict[str, int]:
     """This month's seats per tier (`billed_seats`: 0.5 s at 100,000 subscriptions on SQLite), kept in the cache
-    while the profile's subscriptions keep the same `stamp` (`subscription_tally`: their number and latest change,
-    read with the dashboard's counts). Every subscription change moves the stamp, so a change shows at once; the
-    time limit bounds what two writes racing a read could leave behind."""
+    while `stamp` holds: the subscriptions' (`subscription_tally`, read with the dashboard's counts) and the tiers'
+    ranks (which decide a seat's tier). A change shows at the next view; the minute's limit bounds what a change
+    the stamp cannot tell (several subscriptions trading places at once) could leave behind."""
     key = f"kiro:dashboard:seats:{profile.profile_id}:{month:%Y-%m}"
     kept = cache.get(key)
     if kept is not None and kept[0] == stamp:
@@ -272,7 +272,7 @@ def month_seats(profile: Profile, month: datetime.datetime, stamp: tuple) -> dic
     return seats
 
 
-def month_projection(profile: Profile, now: datetime.datetime, stamp: tuple | None = None) -> Projection:
+def month_projection(profile: Profile, now: datetime.datetime, stamp: Hashable | None = None) -> Projection:
     """This month's bill preview (seats, overage so far) and its month-end projection. `stamp`: the subscriptions'
     (see `month_seats`), when the caller read it; else the seats are counted."""
     month = month_start(now)
@@ -304,7 +304,7 @@ def dashboard(profile: Profile, span: DateRange, period: str, now: datetime.date
     tiers = selectors.tier_catalogue()
     credits, plan, overage = credits_used(profile, span, period, tiers)
     tally = selectors.subscription_tally(profile, now)
-    projection = month_projection(profile, now, tally.stamp)
+    projection = month_projection(profile, now, (tally.stamp, tuple((tier.code, tier.rank) for tier in tiers)))
     unit_price = (OVERAGE_PRICE * price_multiplier(profile)).quantize(Decimal("0.0001"))  # as the bill prices it
     return Dashboard(
         span=span,

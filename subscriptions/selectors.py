@@ -330,31 +330,30 @@ def subscription_counts(profile: Profile, now: datetime.datetime) -> dict[tuple[
 
 @dataclass(frozen=True)
 class Tally:
-    """Subscriptions per (tier at a moment, status), and a stamp that changes whenever any of the profile's
-    subscriptions is created, deleted or changed (their number and latest `updated_at`)."""
+    """Subscriptions per (tier at a moment, status), and a stamp of the profile's subscriptions: for each
+    combination of status, tier, next tier and its date, their number and latest `updated_at`. Every change the
+    bill can see (a subscription created, upgraded, scheduled down, settled, canceled, reactivated, activated)
+    moves a subscription to another combination, so it changes the stamp whatever the order in which concurrent
+    changes commit."""
 
     counts: dict[tuple[str, str], int]
-    stamp: tuple[int, datetime.datetime | None]
+    stamp: frozenset
 
 
 def subscription_tally(profile: Profile, now: datetime.datetime) -> Tally:
     """One aggregate query, read from the (profile, status, tier, next tier, its date, updated at) index alone; the
     tier at `now` is told apart here, from the few (tier, next tier, date) combinations."""
-    rows = (
+    rows = list(
         Subscription.objects.filter(profile=profile)
         .values_list("status", "tier_id", "next_tier_id", "next_tier_from")
         .annotate(n=Count("*"), changed=Max("updated_at"))
         .order_by()
     )
     counts: Counter = Counter()
-    latest: datetime.datetime | None = None
-    number = 0
-    for status, tier, next_tier, next_from, n, changed in rows:
+    for status, tier, next_tier, next_from, n, _ in rows:
         current = next_tier if next_tier is not None and next_from is not None and next_from <= now else tier
         counts[(current, status)] += n
-        number += n
-        latest = changed if latest is None or changed > latest else latest
-    return Tally(counts=dict(counts), stamp=(number, latest))
+    return Tally(counts=dict(counts), stamp=frozenset(rows))
 
 
 def user_subscriptions(user: Any) -> list[Subscription]:

@@ -11,7 +11,7 @@ from django.template.defaultfilters import floatformat
 from credits.templatetags.figures import amount, count
 
 
-@pytest.mark.parametrize("value", [0, 7, 999, 1000, 1234567, -1234, 10**12])
+@pytest.mark.parametrize("value", [0, 7, 999, 1000, 1234567, -1234, 10**12, "1234", Decimal("1234.5"), True, None])
 def test_count_is_intcomma(value):
     assert count(value) == intcomma(value)
 
@@ -28,6 +28,11 @@ def test_count_is_intcomma(value):
         Decimal("1E+6"),
         Decimal("12345678.99"),
         Decimal("-0.001"),
+        Decimal("1E+30"),
+        Decimal("Infinity"),
+        Decimal("NaN"),
+        float("inf"),
+        True,
         3,
         2.5,
         "12.345",
