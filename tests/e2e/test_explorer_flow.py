@@ -14,7 +14,14 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import check_a11y, login, profile_on_new_directory, screenshot, url_of
+from tests.e2e.helpers import (
+    check_a11y,
+    login,
+    people_in_directory,
+    profile_on_new_directory,
+    screenshot,
+    url_of,
+)
 from tests.factories import PASSWORD
 
 ROWS = "#table-main tbody tr:not(.pinned-row)"
@@ -28,7 +35,6 @@ def organization(roles, catalogues, monkeypatch):
     of DAYS_AGO, with two models."""
     from credits.events import event_parse
     from credits.services import usage_record
-    from directory import services as directory
     from kiroconsole.audit import Actor
     from subscriptions.services import subscription_subscribe
 
@@ -40,18 +46,7 @@ def organization(roles, catalogues, monkeypatch):
         identity_store_id="d-3333333333",
         profile_name="Data (US)",
     )
-    people = {}
-    for user_name in ("maya.chen", "omar.haddad"):
-        given, family = user_name.split(".")
-        people[user_name] = directory.directory_user_create(
-            identity_center=profile.identity_center,
-            user_name=user_name,
-            display_name=f"{given.title()} {family.title()}",
-            given_name=given.title(),
-            family_name=family.title(),
-            email=f"{user_name}@acme.example",
-            actor=actor,
-        )
+    people = people_in_directory(profile.identity_center, ["maya.chen", "omar.haddad"], actor=actor)
     with monkeypatch.context() as patch:  # subscribed 40 days ago, so the older days' usage counts
         patch.setattr(timezone, "now", lambda: now - datetime.timedelta(days=40))
         subscription_subscribe(profile=profile, users=[people["maya.chen"]], tier="PRO", actor=actor)

@@ -12,7 +12,14 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import check_a11y, login, profile_on_new_directory, screenshot, url_of
+from tests.e2e.helpers import (
+    check_a11y,
+    login,
+    people_in_directory,
+    profile_on_new_directory,
+    screenshot,
+    url_of,
+)
 from tests.factories import PASSWORD
 
 ROWS = "#table-main tbody tr"
@@ -43,18 +50,7 @@ def organization(roles, catalogues):
         profile_name="Engineering (US)",
     )
     instance = profile.identity_center
-    people = {}
-    for user_name in [*PLATFORM, "ines.moreau", "jonas.moreau", "grace.lindqvist"]:
-        given, family = user_name.split(".")
-        people[user_name] = directory.directory_user_create(
-            identity_center=instance,
-            user_name=user_name,
-            display_name=f"{given.title()} {family.title()}",
-            given_name=given.title(),
-            family_name=family.title(),
-            email=f"{user_name}@acme.example",
-            actor=actor,
-        )
+    people = people_in_directory(instance, [*PLATFORM, "ines.moreau", "jonas.moreau", "grace.lindqvist"], actor=actor)
     platform = directory.directory_group_create(
         identity_center=instance, display_name="Platform", description="Platform engineers", actor=actor
     )
