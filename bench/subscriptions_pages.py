@@ -118,7 +118,7 @@ def build() -> dict[str, Any]:
             started = now - datetime.timedelta(days=rng.randint(1, 400))
             pk = uuid.uuid4()
             subs.append(
-                (db_id(pk), profile.pk, db_id(user), status, tier)
+                (db_id(pk), profile.pk, db_id(user), f"page{n:06}", status, tier)
                 + (("PRO", db_time(next_first)) if downgrade else (None, None))
                 + (tier if n % 2 else None, False, db_time(started))
                 + ((db_time(started),) if status != "PENDING" else (None,))
@@ -133,6 +133,7 @@ def build() -> dict[str, Any]:
                 "id",
                 "profile",
                 "user",
+                "user_name",
                 "status",
                 "tier",
                 "next_tier",

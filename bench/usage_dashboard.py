@@ -254,14 +254,14 @@ def build(size: Size, today: datetime.date) -> Data:
         status_of: list[str] = []
         sub_ids: list[Any] = []
         tier_codes, tier_weights = zip(*TIERS, strict=True)
-        for user in users:
+        for n, user in enumerate(users):
             pick = rng.random()
             status = "ACTIVE" if pick < 0.85 else "PENDING" if pick < 0.95 else "CANCELED"
             tier = rng.choices(tier_codes, tier_weights)[0]
             started_at = now - datetime.timedelta(days=rng.randint(40, 400))
             pk = db_id(uuid.uuid4())
             subs.append(
-                (pk, profile.pk, db_id(user), status, tier, False, db_time(started_at))
+                (pk, profile.pk, db_id(user), f"use{n:06}", status, tier, False, db_time(started_at))
                 + ((db_time(started_at),) if status != "PENDING" else (None,))
                 + ((db_time(now), db_time(now + datetime.timedelta(days=3))) if status == "CANCELED" else (None, None))
                 + (db_now,)
@@ -272,7 +272,7 @@ def build(size: Size, today: datetime.date) -> Data:
             sub_ids.append(pk)
         insert_rows(
             Subscription,
-            ["id", "profile", "user", "status", "tier", "direct_opt_out", "subscribed_at", "activated_at",
+            ["id", "profile", "user", "user_name", "status", "tier", "direct_opt_out", "subscribed_at", "activated_at",
              "canceled_at", "access_until", "updated_at"],
             subs,
         )  # fmt: skip

@@ -162,6 +162,10 @@ def directory_user_update(*, user: DirectoryUser, actor: Actor, **changes: Any) 
                 active=user.active,
                 actor=actor,
             )
+        if before["user_name"] != after["user_name"]:
+            signals.users_renamed.send(
+                sender=DirectoryUser, identity_center=user.identity_center, user_ids=[user.pk], actor=actor
+            )
     return user
 
 

@@ -9,6 +9,8 @@ users_deleted(sender, identity_center, user_ids, actor)
     Users marked deleted (their memberships are reported as removed first, by memberships_changed).
 users_activation_changed(sender, identity_center, user_ids, active, actor)
     Users (de)activated.
+users_renamed(sender, identity_center, user_ids, actor)
+    Users whose user name changed (pages, API, SCIM, imports, the admin).
 groups_deleted(sender, identity_center, group_ids, actor)
     Groups marked deleted (memberships reported removed first).
 user_panels(sender, request, user)
@@ -21,5 +23,6 @@ from django.dispatch import Signal
 memberships_changed = Signal()
 users_deleted = Signal()
 users_activation_changed = Signal()
+users_renamed = Signal()
 groups_deleted = Signal()
 user_panels = Signal()

@@ -9,8 +9,8 @@ class SubscriptionsConfig(AppConfig):
 
     def ready(self) -> None:
         """Subscriptions follow the directory (STYLE.md: the lower app's signals, connected here): members
-        added to or removed from assigned groups, users deactivated, reactivated or deleted, groups deleted; and
-        a user's page shows its subscriptions."""
+        added to or removed from assigned groups, users deactivated, reactivated, renamed or deleted, groups
+        deleted; and a user's page shows its subscriptions."""
         from directory import signals
         from subscriptions.services import subscribing
 
@@ -24,6 +24,7 @@ class SubscriptionsConfig(AppConfig):
             (signals.memberships_changed, subscribing.subscriptions_follow_memberships),
             (signals.users_activation_changed, subscribing.subscriptions_follow_activation),
             (signals.users_deleted, subscribing.subscriptions_follow_deleted_users),
+            (signals.users_renamed, subscribing.subscriptions_follow_renames),
             (signals.groups_deleted, subscribing.subscriptions_follow_deleted_groups),
         ):
             signal.connect(receiver(service), weak=False, dispatch_uid=f"subscriptions.{service.__name__}")

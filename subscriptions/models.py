@@ -239,6 +239,10 @@ class Subscription(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="subscriptions")
     user = models.ForeignKey("directory.DirectoryUser", on_delete=models.PROTECT, related_name="subscriptions")
+    # The user's name, kept here so that the Users tab's order (user name, then user id) is read from the
+    # (profile, user name, user) index of the profile's subscriptions alone. Written with the subscription
+    # (services.propagation) and when the directory renames the user (services.subscribing, users_renamed).
+    user_name = models.CharField("user name", max_length=128, default="", editable=False)
     status = models.CharField(max_length=8, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING)
     tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
     next_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -262,7 +266,7 @@ class Subscription(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["profile", "user__user_name"]
+        ordering = ["profile", "user_name", "user"]
         constraints = [
             models.UniqueConstraint(fields=["profile", "user"], name="one_subscription_per_user_and_profile"),
             models.CheckConstraint(
@@ -299,6 +303,8 @@ class Subscription(models.Model):
             # A user's subscriptions; with the profile in it, the Users tab's walk of the users by name tells from
             # this index alone whether each user is subscribed in the profile (see selectors.profile_subscriptions).
             models.Index(fields=["user", "profile"], name="subscription_user_idx"),
+            # The Users tab's default order: a page, however deep, walks this index of the profile alone.
+            models.Index(fields=["profile", "user_name", "user"], name="subscription_user_name_idx"),
         ]
 
     def __str__(self) -> str:

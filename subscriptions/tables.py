@@ -107,21 +107,19 @@ class SelectColumn(tables.Column):
 
 
 class PagesByUser(TableQuerysetData):
-    """The Users tab's rows, a page at a time. The first page is read in one walk of the users by name (see
-    `selectors.profile_subscriptions`); on PostgreSQL a later page in two steps of one statement: the ids of its
-    users, from the filtered and ordered subscriptions cut to the page (LIMIT ... OFFSET), then the subscriptions of
-    those users (`subscriptions_of_users`), ordered as the table is. The first step reads indexes alone (the
-    directory's (identity center, user name, id), the subscriptions' (user, profile)), so that a deep page skips its
-    OFFSET over index entries, not rows: at page 500 the rows of 24,950 users and subscriptions are not read, a third
-    of the query's time. SQLite reads a row's columns only once the row is kept: it skips an OFFSET as cheaply in one
-    step, which spares it the second."""
+    """The Users tab's rows, a page at a time. On PostgreSQL a later page is read in two steps of one statement: the
+    ids of its users, from the filtered and ordered subscriptions cut to the page (LIMIT ... OFFSET), then the
+    subscriptions of those users (`subscriptions_of_users`), ordered as the table is. In the default order the first
+    step reads the (profile, user name, user) index alone, so that a deep page skips its OFFSET over index entries,
+    not rows (at page 500, the 24,950 rows before it and their users are not read). SQLite reads a row's columns
+    only once the row is kept: it skips an OFFSET as cheaply in one step, which spares it the second."""
 
     def __init__(self, data, *, profile: Profile, now):
         super().__init__(data)
         self.profile, self.now = profile, now
 
     def __getitem__(self, key):
-        if not isinstance(key, slice) or not key.start or connections[self.data.db].vendor == "sqlite":
+        if not isinstance(key, slice) or connections[self.data.db].vendor == "sqlite":
             return super().__getitem__(key)
         users = self.data.prefetch_related(None).values("user_id")[key]
         page = TableQuerysetData(subscriptions_of_users(self.profile, users, self.now))
@@ -134,7 +132,7 @@ class SubscriptionTable(RecordCellsTable):
     # Every cell is rendered from its record (`empty_values=()` and `render_<column>(record)`: see
     # RecordCellsTable), the cheap path of a 50-row page.
     select = SelectColumn()
-    user = tables.Column(verbose_name="User", order_by=("user__user_name", "user_id"), empty_values=())
+    user = tables.Column(verbose_name="User", order_by=("user_name", "user_id"), empty_values=())
     # Status, subscribed and last active: orders read from an index (migration 0006), see the order_* methods.
     status = tables.Column(empty_values=())
     # Accessors on the codes: the default ("tier") would fetch each row's Tier; the names come from `tiers`.

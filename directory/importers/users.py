@@ -50,6 +50,7 @@ class UserImporter(Importer):
         self.names_seen: dict[str, int] = {}  # lower(user name) -> line, in this file
         self.emails_seen: dict[str, int] = {}
         self.activation: dict[bool, list[uuid.UUID]] = {True: [], False: []}
+        self.renamed: list[uuid.UUID] = []  # users whose user name changed
         self._statements()
 
     def check(self, record: Record, report: Report) -> dict[str, str]:
@@ -130,6 +131,8 @@ class UserImporter(Importer):
             )
             if "active" in changes:
                 self.activation[changes["active"]].append(pk)
+            if "user_name" in changes:
+                self.renamed.append(pk)
         counts.created, counts.updated = len(inserts), len(updates)
         if write and events:
             insert_rows(DirectoryUser, ["id", "identity_center", *USER_FIELDS, "created_at", "updated_at"], inserts)
@@ -138,6 +141,10 @@ class UserImporter(Importer):
         return counts
 
     def finish(self) -> None:
+        if self.renamed:
+            signals.users_renamed.send(
+                sender=DirectoryUser, identity_center=self.identity_center, user_ids=self.renamed, actor=self.actor
+            )
         for active, user_ids in self.activation.items():
             if user_ids:
                 signals.users_activation_changed.send(

@@ -128,6 +128,7 @@ class _Writer:
     def reset(self) -> None:
         """Forget the rows written (after a flush)."""
         self.new: list[_Sub] = []  # subscriptions to create (their ids are given at the flush)
+        self.names: dict[Any, str] = {}  # their users' names (Subscription.user_name)
         self.updates: list[tuple] = []
         self.settle_closes: list[tuple] = []  # (ends_at, subscription id): a due downgrade
         self.settle_opens: list[tuple] = []
@@ -177,8 +178,8 @@ class _Writer:
         db_profile, db_uuid = self.profile.pk, self.db_uuid
         insert_rows(
             Subscription,
-            ["id", "profile", "user", *WRITTEN],
-            [(db_uuid(sub.id), db_profile, sub.user_id, *self.row(sub)) for sub in new],
+            ["id", "profile", "user", "user_name", *WRITTEN],
+            [(db_uuid(sub.id), db_profile, sub.user_id, self.names[sub.user_id], *self.row(sub)) for sub in new],
         )
         insert_rows(SubscriptionPeriod, ["subscription", "tier", "status", "starts_at", "ends_at"], self.new_opens)
         update_rows(Subscription, WRITTEN, self.updates)
@@ -265,6 +266,7 @@ def _recompute_chunk(
             if target is not None and eligible:
                 new = _Sub(NO_ID, user_id, PENDING, target, None, None, direct_tier, opt_out, now, None, None, None)
                 w.new.append(new)
+                w.names[user_id] = user_name
                 changes.subscribed.append(user_name)
             continue
 
