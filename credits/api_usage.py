@@ -6,7 +6,10 @@ Credits are decimal strings with two places, as everywhere in the API.
 """
 
 import datetime
+import json
+from typing import Any
 
+from django.http import HttpResponse
 from ninja import Field, Query, Schema
 from ninja.responses import Status
 
@@ -61,12 +64,18 @@ class ErrorOut(Schema):
 
 def _figures(row: UsageRow) -> dict:
     return {
-        "plan_credits": f"{row.plan_credits:.2f}",
-        "overage_credits": f"{row.overage_credits:.2f}",
-        "credits": f"{row.credits:.2f}",
+        "plan_credits": _credits(row.plan_hundredths),
+        "overage_credits": _credits(row.overage_hundredths),
+        "credits": _credits(row.plan_hundredths + row.overage_hundredths),
         "messages": row.messages,
         "events": row.events,
     }
+
+
+def _credits(hundredths: int) -> str:
+    """`f"{credits_of(hundredths):.2f}"` without the Decimal (60,000 rows' worth of formatting)."""
+    whole, cents = divmod(abs(hundredths), 100)
+    return f"{'-' if hundredths < 0 else ''}{whole}.{cents:02d}"
 
 
 def _key(key) -> str | None:
@@ -116,14 +125,18 @@ def get_usage(
         return Status(422, {"detail": form.errors_by_field()})
     answer = usage_answer(form.query())
     query = answer.query
-    return Status(
-        200,
-        {
-            "profile_id": profile.profile_id,
-            "from": query.span.start,
-            "to": query.span.end,
-            "group_by": query.group_by,
-            "rows": [{"key": _key(row.key), "label": row.label, **_figures(row)} for row in answer.rows],
-            "total": _figures(answer.total),
-        },
-    )
+    body: dict[str, Any] = {
+        "profile_id": str(profile.profile_id),
+        "from": query.span.start.isoformat(),
+        "to": query.span.end.isoformat(),
+        "group_by": query.group_by,
+        "rows": [{"key": _key(row.key), "label": row.label, **_figures(row)} for row in answer.rows],
+        "total": _figures(answer.total),
+    }
+    # Written directly, as `UsageOut` declares it (what ninja's renderer would write): validating 60,000 rows
+    # again cost three times the reading of them.
+    return HttpResponse(_ENCODER.encode(body), content_type=JSON_TYPE)
+
+
+_ENCODER = json.JSONEncoder()
+JSON_TYPE = "application/json; charset=utf-8"

@@ -9,6 +9,7 @@ proves they equal the sums of the accepted events.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from django.db import models
@@ -342,6 +343,42 @@ class ProfileDailyUsage(UsageTotalsBase):
 
     def __str__(self) -> str:
         return f"{self.day} {self.client_type} {self.model} {self.tier_id}"
+
+
+# The `GroupDailyUsage.group_key` of users in no group of their directory.
+NO_GROUP_KEY = uuid.UUID(int=0)
+
+
+class GroupDailyUsage(UsageTotalsBase):
+    """The accepted usage of each group's current members in one UTC day, per client type, model and tier (users
+    in no group under `NO_GROUP_KEY`; a user in two groups counts in both): the explorer's rows for a group (its
+    days, tiers, client types or models) and by group, a few rows a group and day where the per-user rows are
+    thousands. `group_key` is a group's id, not a foreign key: the sentinel is no group.
+
+    Kept in step with the directory: an accepted use is added to the groups its user is in when it is recorded
+    (`rollups_add`); a member added to or removed from a group brings its whole usage in or takes it out
+    (`group_rollups_follow_memberships`, set-based from `DailyUsage`). Both lock the users' subscriptions first (a
+    share lock and an exclusive one), so on PostgreSQL an event and a membership change of the same user are
+    counted in one order."""
+
+    profile = models.ForeignKey("subscriptions.Profile", on_delete=models.PROTECT, related_name="+")
+    group_key = models.UUIDField()
+    day = models.DateField()
+    client_type = models.CharField(max_length=16, choices=ClientType.choices)
+    model = models.CharField(max_length=64)
+    tier = models.ForeignKey("subscriptions.Tier", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "group_key", "day", "client_type", "model", "tier"], name="group_daily_usage_unique"
+            )
+        ]
+        # By group over a range of days: the days first.
+        indexes = [models.Index(fields=["profile", "day"], name="group_daily_usage_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.group_key} {self.client_type} {self.model} {self.tier_id}"
 
 
 class Period(models.TextChoices):

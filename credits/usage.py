@@ -4,12 +4,14 @@ API, and which rollup rows answer a question over it, never the raw events.
 Whole months inside the range are read from `MonthlyUsage` (about 30 times fewer rows than their days), or from
 `UserMonthlyUsage` (one row a user and month) when the question is per user or group and names no tier, client type
 or model; the days of partial months from `DailyUsage`; questions that neither filter nor group by user or group
-read the profile's `ProfileDailyUsage` (a few rows a day). Sums are additive, so the pieces merge by key.
+read the profile's `ProfileDailyUsage` (a few rows a day); usage by group, or a group's usage by day, tier, client
+type or model, reads `GroupDailyUsage` (a few rows a group and day). Sums are additive, so the pieces merge by key.
 """
 
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,11 +19,20 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Case, CharField, F, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, ExpressionWrapper, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Collate, Concat
 from django.utils import timezone
 
-from credits.models import ClientType, DailyUsage, MonthlyUsage, ProfileDailyUsage, UserMonthlyUsage, credits_of
+from credits.models import (
+    NO_GROUP_KEY,
+    ClientType,
+    DailyUsage,
+    GroupDailyUsage,
+    MonthlyUsage,
+    ProfileDailyUsage,
+    UserMonthlyUsage,
+    credits_of,
+)
 from directory.models import DirectoryGroup, GroupMembership
 from subscriptions.calendar import UTC
 from subscriptions.models import Profile
@@ -195,14 +206,34 @@ NO_GROUP = "No group"
 
 
 def _narrowed(rows: QuerySet, filters: UsageFilters) -> QuerySet:
+    if rows.model is GroupDailyUsage:  # its rows are a group's already (see `_group_source`)
+        return _by_dimension(rows, filters)
     if filters.user_id is not None:
         rows = rows.filter(user_id=filters.user_id)
     if filters.group_id is not None:
         rows = rows.filter(user_id__in=GroupMembership.objects.filter(group_id=filters.group_id).values("user_id"))
+    return _by_dimension(rows, filters)
+
+
+def _by_dimension(rows: QuerySet, filters: UsageFilters) -> QuerySet:
     for name in ("tier", "client_type", "model"):
         if getattr(filters, name):
             rows = rows.filter(**{"tier_id" if name == "tier" else name: getattr(filters, name)})
     return rows
+
+
+def _group_source(profile: Profile, span: DateRange, group_by: str, filters: UsageFilters) -> QuerySet | None:
+    """`GroupDailyUsage` rows where they answer: grouped by group (no user or group named), or one group's usage
+    grouped by day, tier, client type or model (no user named): a few rows a group and day, where the members'
+    own rows are thousands."""
+    if filters.user_id is not None:
+        return None
+    rows = GroupDailyUsage.objects.filter(profile=profile, day__gte=span.start, day__lte=span.end)
+    if group_by == "group" and filters.group_id is None:
+        return rows
+    if filters.group_id is not None and group_by not in ("user", "group"):
+        return rows.filter(group_key=filters.group_id)
+    return None
 
 
 def _sources(profile: Profile, span: DateRange, group_by: str, filters: UsageFilters) -> list[QuerySet]:
@@ -211,6 +242,9 @@ def _sources(profile: Profile, span: DateRange, group_by: str, filters: UsageFil
     grouping by user or group without a tier, client type or model filter)."""
     if group_by not in ("user", "group") and not filters.per_user:
         return [ProfileDailyUsage.objects.filter(profile=profile, day__gte=span.start, day__lte=span.end)]
+    by_group = _group_source(profile, span, group_by, filters)
+    if by_group is not None:
+        return [by_group]
     if group_by == "day":
         return [DailyUsage.objects.filter(profile=profile, day__gte=span.start, day__lte=span.end)]
     sources: list[QuerySet] = []
@@ -243,7 +277,11 @@ def usage_rows(
     columns = _COLUMNS[group_by]
     merged: dict[Any, UsageRow] = {}
     sources = _sources(profile, span, group_by, filters)
+    if group_by == "user" and limit is None and len(sources) == 1:
+        return list(iter(usage_by_user(profile, span, filters)))  # the CSV's path, sorted by the database (no count)
     for source in sources:
+        if source.model is GroupDailyUsage and group_by == "group":
+            columns = ("group_key",)
         rows = (
             _narrowed(source, filters)
             .order_by()
@@ -259,7 +297,7 @@ def usage_rows(
             rows = rows.annotate(total=F("plan") + F("overage")).order_by("-total", *columns[1:], columns[0])[:limit]
         rows = rows.values_list(*columns, "plan", "overage", "msgs", "evts")
         for row in rows:
-            key = row[0]
+            key = row[0] if row[0] != NO_GROUP_KEY else None
             line = merged.get(key)
             if line is None:
                 line = merged[key] = UsageRow(key=key, label=_label(group_by, row[: len(columns)]))
@@ -367,7 +405,14 @@ class UserRows(Sequence[UsageRow]):
 
 def _user_row(row: tuple) -> UsageRow:
     user_id, label, plan, overage, msgs, evts = row
+    if isinstance(user_id, str):  # SQLite's 32 hex digits (PostgreSQL answers UUIDs): `int=` skips UUID's parsing
+        user_id = uuid.UUID(int=int(user_id, 16))
     return UsageRow(user_id, label, plan or 0, overage or 0, msgs or 0, evts or 0)
+
+
+# The user id read as the database answers it, without UUIDField's converter: `_user_row` makes the UUID (a third
+# of the time of 60,000 rows went to `uuid.UUID(hex)`).
+_USER_ID = ExpressionWrapper(F("user_id"), output_field=CharField())
 
 
 def usage_by_user(profile: Profile, span: DateRange, filters: UsageFilters | None = None) -> Sequence[UsageRow]:
@@ -393,8 +438,9 @@ def usage_by_user(profile: Profile, span: DateRange, filters: UsageFilters | Non
             msgs=F("messages"),
             evts=F("events"),
             total=F("plan_hundredths") + F("overage_hundredths"),
+            uid=_USER_ID,
         )
-        return UserRows(rows.values_list("user_id", "label", "plan", "overage", "msgs", "evts"), source, grouped=False)
+        return UserRows(rows.values_list("uid", "label", "plan", "overage", "msgs", "evts"), source, grouped=False)
     rows = (
         source.values("user_id")
         .annotate(
@@ -404,7 +450,7 @@ def usage_by_user(profile: Profile, span: DateRange, filters: UsageFilters | Non
             msgs=Sum("messages"),
             evts=Sum("events"),
         )
-        .annotate(total=F("plan") + F("overage"))
-        .values_list("user_id", "label", "plan", "overage", "msgs", "evts")
+        .annotate(total=F("plan") + F("overage"), uid=_USER_ID)
+        .values_list("uid", "label", "plan", "overage", "msgs", "evts")
     )
     return UserRows(rows, source)

@@ -175,11 +175,12 @@ def directory_user_delete(*, user: DirectoryUser, actor: Actor) -> None:
         locked = DirectoryUser.objects.live().filter(pk=user.pk).update(deleted_at=timezone.now())
         if not locked:
             return
-        pairs = list(GroupMembership.objects.filter(user=user).values_list("group_id", "user_id"))
+        # Locked as read (PostgreSQL): a membership another request is removing is announced by one of the two.
+        pairs = list(GroupMembership.objects.filter(user=user).select_for_update().values_list("group_id", "user_id"))
         GroupMembership.objects.filter(user=user).delete()
         audit_record(actor=actor, action="directory_user.delete", target=user, before=user_snapshot(user))
         if pairs:
-            signals.memberships_changed.send(
+            announce_memberships_changed(
                 sender=DirectoryUser, identity_center=user.identity_center, added=[], removed=pairs, actor=actor
             )
         signals.users_deleted.send(
@@ -234,7 +235,8 @@ def directory_group_delete(*, group: DirectoryGroup, actor: Actor) -> None:
     with transaction.atomic():
         if not DirectoryGroup.objects.live().filter(pk=group.pk).update(deleted_at=timezone.now()):
             return
-        pairs = list(GroupMembership.objects.filter(group=group).values_list("group_id", "user_id"))
+        # Locked as read (see directory_user_delete).
+        pairs = list(GroupMembership.objects.filter(group=group).select_for_update().values_list("group_id", "user_id"))
         GroupMembership.objects.filter(group=group).delete()
         audit_record(
             actor=actor,
@@ -243,7 +245,7 @@ def directory_group_delete(*, group: DirectoryGroup, actor: Actor) -> None:
             before=group_snapshot(group) | {"members": len(pairs)},
         )
         if pairs:
-            signals.memberships_changed.send(
+            announce_memberships_changed(
                 sender=DirectoryGroup, identity_center=group.identity_center, added=[], removed=pairs, actor=actor
             )
         signals.groups_deleted.send(
@@ -265,6 +267,9 @@ def group_members_add(*, group: DirectoryGroup, users: Iterable[DirectoryUser], 
     """Add users to a group (those already in it are left alone). Returns how many were added."""
     users = _users_in_directory(group, users)
     with transaction.atomic():
+        # The group locked (PostgreSQL): two requests adding the same member are answered in turn, the second
+        # finding it there, not failing on the unique constraint.
+        DirectoryGroup.objects.select_for_update().filter(pk=group.pk).exists()
         present = set(
             GroupMembership.objects.filter(group=group, user__in=[u.pk for u in users]).values_list(
                 "user_id", flat=True
@@ -280,7 +285,7 @@ def group_members_add(*, group: DirectoryGroup, users: Iterable[DirectoryUser], 
             actor=actor,
             entries=(("directory_group.member_add", group, None, {"user": u.user_name, "user_id": u.pk}) for u in new),
         )
-        signals.memberships_changed.send(
+        announce_memberships_changed(
             sender=GroupMembership,
             identity_center=group.identity_center,
             added=[(group.pk, u.pk) for u in new],
@@ -295,7 +300,8 @@ def group_members_remove(*, group: DirectoryGroup, users: Iterable[DirectoryUser
     users = list(dict.fromkeys(users))
     with transaction.atomic():
         memberships = GroupMembership.objects.filter(group=group, user__in=[u.pk for u in users])
-        gone = set(memberships.values_list("user_id", flat=True))
+        # Locked as read (PostgreSQL): of two requests removing the same member, only one announces it removed.
+        gone = set(memberships.select_for_update().values_list("user_id", flat=True))
         if not gone:
             return 0
         memberships.delete()
@@ -307,7 +313,7 @@ def group_members_remove(*, group: DirectoryGroup, users: Iterable[DirectoryUser
                 if u.pk in gone
             ),
         )
-        signals.memberships_changed.send(
+        announce_memberships_changed(
             sender=GroupMembership,
             identity_center=group.identity_center,
             added=[],
@@ -412,3 +418,30 @@ def scim_token_authenticate(raw: str) -> ScimToken | None:
         ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def lock_users(user_ids: Iterable[Any], *, exclusive: bool) -> None:
+    """On PostgreSQL, lock the rows of `user_ids`, in id order. A change of memberships takes them exclusive (FOR
+    UPDATE, `announce_memberships_changed`) before its receivers run; what reads a user's memberships to count
+    usage takes them shared (FOR KEY SHARE: credits' metering). So one waits for the other, and usage kept per
+    group (credits' `GroupDailyUsage`) counts each use once, in the groups of its moment. Neither blocks an
+    update of the users' own columns. SQLite needs none: a write transaction holds the whole database (BEGIN
+    IMMEDIATE)."""
+    from django.db import connection
+
+    ids = sorted(set(user_ids), key=str)
+    if connection.vendor != "postgresql" or not ids:
+        return
+    table = connection.ops.quote_name(DirectoryUser._meta.db_table)
+    mode = "UPDATE" if exclusive else "KEY SHARE"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR {mode}", [ids])  # noqa: S608  # nosec B608
+
+
+def announce_memberships_changed(*, sender: Any, identity_center: Any, added: list, removed: list, actor: Any) -> None:
+    """Send `memberships_changed` for the (group id, user id) pairs written, the users locked first (see
+    `lock_users`): every writer of memberships announces them here."""
+    lock_users([user for _, user in (*added, *removed)], exclusive=True)
+    signals.memberships_changed.send(
+        sender=sender, identity_center=identity_center, added=added, removed=removed, actor=actor
+    )

@@ -345,7 +345,10 @@ def _users_sql(vendor: str, by_id: bool, by_name: bool, ids: int, names: int) ->
     if by_name:
         names_in = "= ANY(%s)" if vendor == "postgresql" else f"IN ({', '.join(['%s'] * names)})"
         conditions.append(f"(u.identity_center_id = %s AND u.deleted_at IS NULL AND LOWER(u.user_name) {names_in})")
-    return head + " OR ".join(conditions)
+    # The users locked shared, in id order (PostgreSQL): a change of their groups waits for this request, or this
+    # request for it (`directory.services.lock_users`; `rollups_add` reads their groups).
+    locked = " ORDER BY u.id FOR KEY SHARE OF u" if vendor == "postgresql" else ""
+    return head + " OR ".join(conditions) + locked
 
 
 def _users(
@@ -775,7 +778,7 @@ def _decide_new(
             sub = subs_by_id[sub_id]
             alerts.allowance(sub, names[sub.user_id], month, account)
     _record_activity(activity, subs_by_id, forms)
-    rollups_add(uses)
+    rollups_add(uses, users_locked=True)
     if ctx.settings.overage_shared_cap is not None:
         for month, shared in ctx.shared.items():
             alerts.shared_cap(month, shared, hundredths_of(ctx.settings.overage_shared_cap))

@@ -26,9 +26,11 @@ from django.db.models import QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
 from credits.models import (
+    NO_GROUP_KEY,
     ActiveUser,
     ActiveUserCount,
     DailyUsage,
+    GroupDailyUsage,
     MonthlyUsage,
     Outcome,
     Period,
@@ -36,10 +38,21 @@ from credits.models import (
     UsageEvent,
     UserMonthlyUsage,
 )
+from directory.models import GroupMembership
+from directory.services import lock_users
 from kiroconsole.bulk import adapter
+from subscriptions.models import Profile
 
 # Every rollup table, the counters first (an order to delete them in).
-ROLLUP_MODELS = (ActiveUserCount, ActiveUser, ProfileDailyUsage, UserMonthlyUsage, MonthlyUsage, DailyUsage)
+ROLLUP_MODELS = (
+    ActiveUserCount,
+    ActiveUser,
+    GroupDailyUsage,
+    ProfileDailyUsage,
+    UserMonthlyUsage,
+    MonthlyUsage,
+    DailyUsage,
+)
 PARAMETERS = 30_000  # per statement: SQLite takes at most 32,766
 SUMS = ("plan_hundredths", "overage_hundredths", "messages", "events")
 
@@ -113,12 +126,14 @@ DAILY_KEYS = ("profile_id", "day", "user_id", "client_type", "model", "tier_id")
 MONTHLY_KEYS = ("profile_id", "month", "user_id", "client_type", "model", "tier_id")
 USER_MONTHLY_KEYS = ("profile_id", "month", "user_id")
 PROFILE_DAILY_KEYS = ("profile_id", "day", "client_type", "model", "tier_id")
+GROUP_DAILY_KEYS = ("profile_id", "group_key", "day", "client_type", "model", "tier_id")
 COUNT_KEYS = ("profile_id", "period", "start", "client_type", "tier")
 MARK_FIELDS = (*COUNT_KEYS, "user_id")
 
 
-def rollups_add(uses: Iterable[Use]) -> None:
-    """Add `uses` to every rollup (inside the caller's transaction).
+def rollups_add(uses: Iterable[Use], *, users_locked: bool = False) -> None:
+    """Add `uses` to every rollup (inside the caller's transaction). `users_locked`: the caller has locked the
+    users' rows (`directory.services.lock_users`), before any other row, as metering does.
 
     Active-user marks are only needed for uses that created a daily row: a daily row that existed already was
     created with an earlier use of the same user, day, client type and tier, which wrote every mark this use
@@ -154,6 +169,7 @@ def rollups_add(uses: Iterable[Use]) -> None:
     _add(MonthlyUsage, MONTHLY_KEYS, monthly)
     _add(UserMonthlyUsage, USER_MONTHLY_KEYS, user_monthly)
     _add(ProfileDailyUsage, PROFILE_DAILY_KEYS, profile_daily)
+    _add(GroupDailyUsage, GROUP_DAILY_KEYS, _group_daily(daily, first_use, users_locked))
     marks = {
         (db.profile(profile), period, db.day(start), client_type, tier, db.user(user))
         for key in new_days
@@ -162,6 +178,119 @@ def rollups_add(uses: Iterable[Use]) -> None:
     new = _insert_marks(marks)
     if new:
         _add(ActiveUserCount, COUNT_KEYS, {key: [count] for key, count in new.items()}, sums=("users",))
+
+
+def _group_daily(daily: dict[tuple, list[int]], first_use: dict[tuple, Use], locked: bool) -> dict[tuple, list[int]]:
+    """The daily rows' amounts per group of their users (`GroupDailyUsage`), the users' groups read once their
+    rows are locked (`directory.services.lock_users`; metering locks them with its first read)."""
+    users = {use.user_id for use in first_use.values()}
+    if not locked:
+        lock_users(users, exclusive=False)
+    user_key, group_key = adapter(DailyUsage, "user_id"), _memo(adapter(GroupDailyUsage, "group_key"))
+    groups: dict[Any, list[Any]] = {}  # by the user's id in the database's form, as in the daily keys
+    for user_id, group_id in GroupMembership.objects.filter(user_id__in=users).values_list("user_id", "group_id"):
+        groups.setdefault(user_key(user_id), []).append(group_id)
+    no_group = [NO_GROUP_KEY]
+    totals: dict[tuple, list[int]] = {}
+    for key, amounts in daily.items():
+        profile, day, user, client_type, model, tier = key
+        for group_id in groups.get(user, no_group):
+            row_key = (profile, group_key(group_id), day, client_type, model, tier)
+            total = totals.get(row_key)
+            if total is None:
+                totals[row_key] = list(amounts)
+            else:
+                for i, amount in enumerate(amounts):
+                    total[i] += amount
+    return totals
+
+
+def group_rollups_follow_memberships(
+    *, identity_center: Any, added: Sequence[tuple], removed: Sequence[tuple], **_: Any
+) -> None:
+    """Members added to groups bring their whole usage into the groups' `GroupDailyUsage` rows (and out of "no
+    group" if they were in none); members removed take it out (and into "no group" if they are left in none).
+    `added` and `removed` are (group id, user id) pairs, already written to the memberships, their users locked
+    (`directory.services.announce_memberships_changed`). Set-based: one INSERT ... SELECT from `DailyUsage` per
+    direction (and chunk of pairs), rows in key order (the order `rollups_add` locks them in), the rows emptied
+    deleted after."""
+    users = {user for _, user in (*added, *removed)}
+    if not users:
+        return
+    now: dict[Any, set[Any]] = {user: set() for user in users}
+    for user_id, group_id in GroupMembership.objects.filter(user_id__in=users).values_list("user_id", "group_id"):
+        now[user_id].add(group_id)
+    before = {user: set(groups) for user, groups in now.items()}
+    for group_id, user_id in added:
+        before[user_id].discard(group_id)
+    for group_id, user_id in removed:
+        before[user_id].add(group_id)
+    moves: list[tuple[Any, Any, int]] = []  # (group key, user, +1 in / -1 out)
+    for user in users:
+        old, new = before[user] or {NO_GROUP_KEY}, now[user] or {NO_GROUP_KEY}
+        moves += [(group, user, 1) for group in new - old] + [(group, user, -1) for group in old - new]
+    profiles = list(Profile.objects.filter(identity_center=identity_center).values_list("pk", flat=True))
+
+    _move_usage(profiles, moves)
+
+
+def _move_usage(profiles: list[Any], moves: list[tuple[Any, Any, int]]) -> None:
+    """Add (+1) or take out (-1) each user's `DailyUsage` in `profiles` to or from a group's rows."""
+    if not moves or not profiles:
+        return
+    quote = connection.ops.quote_name
+    g, d = GroupDailyUsage, DailyUsage
+    table, daily = quote(g._meta.db_table), quote(d._meta.db_table)
+
+    def col(model: Any, name: str) -> str:
+        return quote(model._meta.get_field(name.removesuffix("_id")).column)
+
+    keys = ("profile_id", "day", "client_type", "model", "tier_id")
+    target = ", ".join(col(g, name) for name in (*keys, "group_key", *SUMS))
+    conflict = ", ".join(col(g, name) for name in GROUP_DAILY_KEYS)
+    additions = ", ".join(f"{col(g, n)} = {table}.{col(g, n)} + excluded.{col(g, n)}" for n in SUMS)
+    group_key, user_id = adapter(g, "group_key"), adapter(d, "user_id")
+    touched: set[Any] = set()
+    profile_id = adapter(d, "profile_id")
+    in_profiles = ", ".join(["%s"] * len(profiles))
+    profile_values = [profile_id(pk) for pk in profiles]
+    order = ""
+    if connection.vendor == "postgresql":  # rows locked in `rollups_add`'s order (Python's: code points for text)
+        text = ("client_type", "model", "tier_id")
+        order = " ORDER BY " + ", ".join(
+            f"d.{col(d, n)}" + (' COLLATE "C"' if n in text else "") if n != "group_key" else "moved.group_key"
+            for n in ("profile_id", "group_key", "day", *text)
+        )
+    with connection.cursor() as cursor:
+        for sign in (1, -1):
+            pairs = sorted((group_key(group), user_id(user)) for group, user, s in moves if s == sign)
+            if sign < 0:  # only what is taken out can leave a row at zero
+                touched.update(group for group, _ in pairs)
+            size = max(1, (PARAMETERS - len(profiles)) // 2)
+            for chunk in (pairs[start : start + size] for start in range(0, len(pairs), size)):
+                values = ", ".join(["(%s, %s)"] * len(chunk))
+                cast = "::uuid" if connection.vendor == "postgresql" else ""
+                sums = ", ".join(f"{sign} * SUM(d.{col(d, n)})" for n in SUMS)
+                picked = ", ".join(f"d.{col(d, n)}" for n in keys)
+                cursor.execute(
+                    f"WITH moved (group_key, user_id) AS (VALUES {values}) "  # noqa: S608  # nosec B608
+                    f"INSERT INTO {table} ({target}) "
+                    f"SELECT {picked}, moved.group_key{cast}, {sums} FROM {daily} d "
+                    f"JOIN moved ON d.{col(d, 'user_id')} = moved.user_id{cast} "
+                    f"WHERE d.{col(d, 'profile_id')} IN ({in_profiles}) "  # the (profile, user, ...) index
+                    f"GROUP BY {picked}, moved.group_key{order} "
+                    f"ON CONFLICT ({conflict}) DO UPDATE SET {additions}",
+                    [*(value for pair in chunk for value in pair), *profile_values],
+                )
+        groups = sorted(touched)
+        size = PARAMETERS - len(profiles)
+        for start in range(0, len(groups), size):
+            chunk = groups[start : start + size]
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {col(g, 'profile_id')} IN ({in_profiles}) "  # noqa: S608  # nosec B608
+                f"AND {col(g, 'group_key')} IN ({', '.join(['%s'] * len(chunk))}) AND {col(g, 'events')} = 0",
+                [*profile_values, *chunk],
+            )
 
 
 def _converters(model: type[models.Model], fields: Sequence[str]) -> list[Any]:
@@ -273,6 +402,7 @@ def rollups_expected(profile_ids: Sequence[Any] | None = None) -> dict[Any, dict
             (row[0], _date(row[1]), *row[2 : 2 + len(keys)]): (_hundredths(row[-4]), _hundredths(row[-3]), *row[-2:])
             for row in rows
         }
+    expected[GroupDailyUsage] = _group_daily_expected(expected[DailyUsage])
     marks: dict[tuple, tuple] = {}
     counts: Counter = Counter()
     for period, trunc in ((Period.DAY, TruncDate), (Period.WEEK, TruncWeek), (Period.MONTH, TruncMonth)):
@@ -299,6 +429,21 @@ def rollups_expected(profile_ids: Sequence[Any] | None = None) -> dict[Any, dict
     return expected
 
 
+def _group_daily_expected(daily: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    """`GroupDailyUsage` from the daily per-user rows and the memberships of now."""
+    groups: dict[Any, list[Any]] = {}
+    users = {key[2] for key in daily}
+    for user_id, group_id in GroupMembership.objects.filter(user_id__in=users).values_list("user_id", "group_id"):
+        groups.setdefault(user_id, []).append(group_id)
+    rows: dict[tuple, tuple] = {}
+    for (profile, day, user, client_type, model, tier), amounts in daily.items():
+        for group in groups.get(user, [NO_GROUP_KEY]):
+            key = (profile, group, day, client_type, model, tier)
+            total = rows.get(key)
+            rows[key] = amounts if total is None else tuple(a + b for a, b in zip(total, amounts, strict=True))
+    return rows
+
+
 def _date(value: Any) -> datetime.date:
     if isinstance(value, datetime.datetime):
         return value.date()
@@ -316,6 +461,7 @@ KEYS = {
     MonthlyUsage: ("profile_id", "month", "user_id", "client_type", "model", "tier_id"),
     UserMonthlyUsage: ("profile_id", "month", "user_id"),
     ProfileDailyUsage: ("profile_id", "day", "client_type", "model", "tier_id"),
+    GroupDailyUsage: GROUP_DAILY_KEYS,
     ActiveUser: ("profile_id", "period", "start", "client_type", "tier", "user_id"),
     ActiveUserCount: ("profile_id", "period", "start", "client_type", "tier"),
 }
@@ -424,6 +570,8 @@ def rollups_rebuild(profile_ids: Sequence[Any] | None = None) -> dict[str, int]:
             )
             written[model.__name__] = cursor.rowcount
 
+        written["GroupDailyUsage"] = _rebuild_group_daily(cursor, where, params)
+
         marks = 0
         for period, start_of in ((Period.DAY, "{}"), (Period.WEEK, week_of), (Period.MONTH, month_of)):
             start = start_of.format(column(d, "day"))
@@ -448,3 +596,34 @@ def rollups_rebuild(profile_ids: Sequence[Any] | None = None) -> dict[str, int]:
         )
         written["ActiveUserCount"] = cursor.rowcount
     return written
+
+
+def _rebuild_group_daily(cursor: Any, where: str, params: list[Any]) -> int:
+    """`GroupDailyUsage` from the stored `DailyUsage` rows (`where`: their profiles) and the memberships: the
+    members' rows per group, then the rows of users in none. Rows written."""
+    quote = connection.ops.quote_name
+    g, d, m = GroupDailyUsage, DailyUsage, GroupMembership
+
+    def col(model: Any, name: str) -> str:
+        return quote(model._meta.get_field(name.removesuffix("_id")).column)
+
+    keys = ", ".join(f"d.{col(d, n)}" for n in ("profile_id", "day", "client_type", "model", "tier_id"))
+    sums = ", ".join(f"SUM(d.{col(d, n)})" for n in SUMS)
+    target = ", ".join(col(g, n) for n in ("profile_id", "day", "client_type", "model", "tier_id", "group_key", *SUMS))
+    member = f"m.{col(m, 'user_id')} = d.{col(d, 'user_id')}"
+    head = f"INSERT INTO {quote(g._meta.db_table)} ({target}) SELECT {keys}, "  # nosec B608
+    rows = 0
+    cursor.execute(
+        f"{head}m.{col(m, 'group_id')}, {sums} FROM {quote(d._meta.db_table)} d "
+        f"JOIN {quote(m._meta.db_table)} m ON {member}{where.replace(' WHERE ', ' WHERE d.', 1)} "
+        f"GROUP BY {keys}, m.{col(m, 'group_id')}",
+        params,
+    )
+    rows += cursor.rowcount
+    alone = f"NOT EXISTS (SELECT 1 FROM {quote(m._meta.db_table)} m WHERE {member})"  # noqa: S608  # nosec B608
+    cursor.execute(
+        f"{head}%s, {sums} FROM {quote(d._meta.db_table)} d "
+        f"WHERE {alone}{where.replace(' WHERE ', ' AND d.', 1)} GROUP BY {keys}",
+        [adapter(g, "group_key")(NO_GROUP_KEY), *params],
+    )
+    return rows + cursor.rowcount

@@ -13,11 +13,10 @@ from collections import defaultdict
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from directory import signals
 from directory.importers.base import ImportCounts, Importer
 from directory.importers.reader import WHOLE_ROW, Issue, Layout, Record, Report
 from directory.models import DirectoryGroup, DirectoryUser, GroupMembership
-from directory.services import group_field_error, user_field_error
+from directory.services import announce_memberships_changed, group_field_error, user_field_error
 from kiroconsole.audit import audit_record_many
 from kiroconsole.bulk import adapter, existing_pairs, insert_rows
 
@@ -98,7 +97,7 @@ class MembershipImporter(Importer):
                 for group, names in added.items()
             ),
         )
-        signals.memberships_changed.send(
+        announce_memberships_changed(
             sender=GroupMembership,
             identity_center=self.identity_center,
             added=[(groups[g].pk, users[u].pk) for g, u in zip(self.added_groups, self.added_users, strict=True)],

@@ -15,6 +15,7 @@ from credits.models import (
     ActiveUser,
     ActiveUserCount,
     DailyUsage,
+    GroupDailyUsage,
     MonthlyUsage,
     Period,
     ProfileDailyUsage,
@@ -166,6 +167,7 @@ def test_the_rebuild_command_restores_damaged_rollups_and_check_proves_it(metere
     DailyUsage.objects.filter(user=ann).update(plan_hundredths=1)
     ActiveUser.objects.filter(user=bob).delete()
     ActiveUserCount.objects.update(users=9)
+    GroupDailyUsage.objects.filter(group_key=metered.groups["Research"].pk).delete()
     with pytest.raises(CommandError, match="differ"):
         call_command("rebuild_rollups", "--check", stdout=StringIO(), stderr=StringIO())
     out = StringIO()
@@ -180,6 +182,7 @@ def test_the_rebuild_command_restores_damaged_rollups_and_check_proves_it(metere
         "MonthlyUsage": 2,
         "UserMonthlyUsage": 2,
         "ProfileDailyUsage": 2,
+        "GroupDailyUsage": 3,  # ann in Engineering; bob in Engineering and Research
         "ActiveUser": 18,  # 2 users x 3 periods x (all, client type, tier)
         "ActiveUserCount": 14,  # days: 2 x 3; the week and the month: all, IDE, Pro, Pro+ each
     }
