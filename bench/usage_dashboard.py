@@ -1012,11 +1012,14 @@ def run(ctx: Context) -> None:
         token = api_token()
         api_client = Client(headers={"Authorization": f"Bearer {token}"})
         url = with_query(api, "group_by=user")
+        # The API answers every row (60,000 users, 11.6 MB of JSON; CONTRACTS.md has no paging), like the CSV: a
+        # download, held to the ratio against the raw events, not to a page's 100 ms.
         pairs.append(
             Pair(
-                "usage API by user",
+                "usage API by user (every row)",
                 Operation(f"usage API by user  {url}", lambda: http_get(api_client, url)),
                 raw_of="explorer by user, every row (the CSV's)",
+                page_target=False,
             )
         )
     else:

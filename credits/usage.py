@@ -364,11 +364,15 @@ class UserRows(Sequence[UsageRow]):
             raise ValueError(f"cannot sort usage by {', '.join(unknown)}")
         self._order = list(orders)
 
-    def _ordered(self) -> QuerySet:
+    def _ordered(self, *, every_row: bool = False) -> QuerySet:
+        """The rows in the chosen order. `every_row`: a full read sorts what it scans; walking the credits index
+        instead (which a page's few rows want) fetches each of 60,000 rows out of order, twice as slow."""
         collation = "C" if connection.vendor == "postgresql" else "BINARY"
         terms = []
         for name, descending in (*self._order, ("label", False)):
-            expression = Collate(F("label"), collation) if name == "label" else F(self.SORTS[name])
+            expression: Any = Collate(F("label"), collation) if name == "label" else F(self.SORTS[name])
+            if every_row and name == "credits":
+                expression = expression + Value(0)  # not the indexed expression: no walk of the index
             terms.append(expression.desc() if descending else expression.asc())
         return self._rows.order_by(*terms, "user_id")
 
@@ -399,8 +403,13 @@ class UserRows(Sequence[UsageRow]):
         return rows[0]
 
     def __iter__(self) -> Iterator[UsageRow]:
-        for row in self._ordered().iterator(chunk_size=self.CHUNK):
+        for row in self.records():
             yield _user_row(row)
+
+    def records(self) -> Iterator[tuple]:
+        """Every row in order as the database answers it: (user id, label, plan, overage, messages, events), the
+        user id as 32 hex digits on SQLite and a UUID on PostgreSQL (`user_id_text` writes either)."""
+        return self._ordered(every_row=True).iterator(chunk_size=self.CHUNK)
 
 
 def _user_row(row: tuple) -> UsageRow:
@@ -408,6 +417,13 @@ def _user_row(row: tuple) -> UsageRow:
     if isinstance(user_id, str):  # SQLite's 32 hex digits (PostgreSQL answers UUIDs): `int=` skips UUID's parsing
         user_id = uuid.UUID(int=int(user_id, 16))
     return UsageRow(user_id, label, plan or 0, overage or 0, msgs or 0, evts or 0)
+
+
+def user_id_text(user_id: Any) -> str:
+    """The canonical text of a user id of `UserRows.records` (what `str(uuid)` gives), without making the UUID."""
+    if isinstance(user_id, str) and len(user_id) == 32:
+        return f"{user_id[:8]}-{user_id[8:12]}-{user_id[12:16]}-{user_id[16:20]}-{user_id[20:]}"
+    return str(user_id)
 
 
 # The user id read as the database answers it, without UUIDField's converter: `_user_row` makes the UUID (a third

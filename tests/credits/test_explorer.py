@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import json
 import re
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -20,9 +22,19 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from credits import explorer
-from credits.models import ClientType
-from credits.usage import GROUP_BY, NO_GROUP, DateRange, UsageFilters, usage_rows
+from credits import api_usage, explorer
+from credits.models import ClientType, credits_of
+from credits.usage import (
+    GROUP_BY,
+    NO_GROUP,
+    DateRange,
+    UsageFilters,
+    UsageRow,
+    UserRows,
+    usage_by_user,
+    usage_rows,
+    user_id_text,
+)
 from directory import services as directory
 from subscriptions.models import AiModel, Profile
 from subscriptions.services import subscription_subscribe
@@ -521,3 +533,37 @@ def test_client_types_of_the_select_are_the_models(viewer_client, used):
     for value, label in ClientType.choices:
         assert f'<option value="{value}">{label}</option>' in html
     assert '<option value="claude-sonnet-4.5">Claude Sonnet 4.5</option>' in html
+
+
+@pytest.mark.parametrize("hundredths", [0, 1, 9, 10, 99, 100, 101, 123456, 10**15 + 7, -1, -99, -100, -123456])
+def test_the_api_writes_credits_as_their_decimal_with_two_places(hundredths):
+    assert api_usage._credits(hundredths) == f"{credits_of(hundredths):.2f}"
+
+
+def test_a_user_id_is_written_as_its_uuid_from_either_database_form():
+    user_id = uuid.uuid4()
+    assert user_id_text(user_id.hex) == str(user_id)  # SQLite: 32 hex digits
+    assert user_id_text(user_id) == str(user_id)  # PostgreSQL: a UUID
+
+
+def test_the_rows_are_written_as_the_json_encoder_writes_them():
+    rows = [
+        UsageRow(key=None, label=NO_GROUP, plan_hundredths=0, overage_hundredths=0),
+        UsageRow(key=D(2026, 11, 3), label="2026-11-03", plan_hundredths=150, overage_hundredths=7, messages=3),
+        UsageRow(key=uuid.uuid4(), label='Zoë "the" \\ </script>\n 😀 (zoe)', plan_hundredths=10**12, events=9),
+        UsageRow(key="claude-sonnet-4.5", label="Claude Sonnet 4.5", overage_hundredths=1),
+        UsageRow(key="KIRO_CLI", label="Kiro CLI", plan_hundredths=-250, overage_hundredths=99, messages=-1),
+        UsageRow(key="PRO", label="Pro", plan_hundredths=5, overage_hundredths=-1005),
+    ]
+    as_dicts = [{"key": api_usage._key(row.key), "label": row.label, **api_usage._figures(row)} for row in rows]
+    assert api_usage.rows_json(rows) == json.JSONEncoder().encode(as_dicts)
+    assert api_usage.rows_json([]) == "[]"
+
+
+def test_every_row_by_user_is_written_as_the_json_encoder_writes_it(viewer_api, used):
+    answer = viewer_api.get(api_url(used, group_by="user"))
+    by_user = usage_by_user(used.profile, NOVEMBER)
+    assert isinstance(by_user, UserRows)
+    as_dicts = [{"key": str(row.key), "label": row.label, **api_usage._figures(row)} for row in by_user]
+    assert as_dicts and answer.json()["rows"] == as_dicts
+    assert f'"rows": {json.JSONEncoder().encode(as_dicts)}, "total": ' in answer.content.decode()
