@@ -138,16 +138,17 @@ def raw_insert_select(profile: Any, group: Any) -> int:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from directory.models import GroupMembership
+    from directory.models import DirectoryUser, GroupMembership
     from kiroconsole.bulk import adapter
     from subscriptions.models import Subscription
 
     new_id = "lower(hex(randomblob(16)))" if connection.vendor == "sqlite" else "gen_random_uuid()"
     now = adapter(Subscription, "updated_at")(timezone.now())
     sql = (
-        f"INSERT INTO {quoted_table(Subscription)} (id, profile_id, user_id, status, tier_id, direct_opt_out, "  # noqa: S608
-        f"subscribed_at, updated_at) SELECT {new_id}, %s, m.user_id, 'PENDING', 'PRO', %s, %s, %s "
-        f"FROM {quoted_table(GroupMembership)} m WHERE m.group_id = %s"
+        f"INSERT INTO {quoted_table(Subscription)} (id, profile_id, user_id, user_name, status, tier_id, "  # noqa: S608
+        f"direct_opt_out, subscribed_at, updated_at) SELECT {new_id}, %s, m.user_id, u.user_name, 'PENDING', 'PRO', "
+        f"%s, %s, %s FROM {quoted_table(GroupMembership)} m "
+        f"JOIN {quoted_table(DirectoryUser)} u ON u.id = m.user_id WHERE m.group_id = %s"
     )
     with transaction.atomic():
         count = execute(sql, [profile.pk, False, now, now, adapter(GroupMembership, "group")(group.pk)])
