@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",  # its widget templates, for FORM_RENDERER below
     "django_htmx",
     "django_tables2",
     "django_filters",
@@ -140,6 +141,9 @@ TEMPLATES = [
         },
     },
 ]
+# Form widgets rendered by the templates above, so that templates/django/forms/widgets/ can write Django's select
+# without an include per option (the same HTML); the rest are Django's own (the "django.forms" app).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # --- Database -------------------------------------------------------------------------------------------
 DEFAULT_SQLITE_URL = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
