@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -160,13 +160,24 @@ def reader(field: models.Field) -> Callable[[Any], Any]:
 
 def instance_of(model: type[models.Model], names: Sequence[str], row: Sequence[Any]) -> Any:
     """A model instance from raw values of the fields `names`; the other fields are deferred."""
-    given = {}
-    for name, value in zip(names, row, strict=True):
+    attnames, order = _instance_plan(model, tuple(names))
+    if len(row) != len(names):
+        raise ValueError(f"{len(row)} values for {len(names)} fields")
+    return model.from_db(DEFAULT_DB_ALIAS, attnames, [read(row[index]) for index, read in order])
+
+
+@cache
+def _instance_plan(
+    model: type[models.Model], names: tuple[str, ...]
+) -> tuple[list[str], list[tuple[int, Callable[[Any], Any]]]]:
+    """For `instance_of`: the attribute names in the model's field order (what `from_db` takes) and, for each, the
+    position of its value in the row and its reader (each API call builds a few instances this way)."""
+    fields: dict[str, tuple[int, Any]] = {}
+    for index, name in enumerate(names):
         field: Any = model._meta.get_field(name)
-        given[field.attname] = python_value(field, value)
-    # `from_db` takes the values in the model's field order.
-    attnames = [field.attname for field in model._meta.concrete_fields if field.attname in given]
-    return model.from_db(DEFAULT_DB_ALIAS, attnames, [given[name] for name in attnames])
+        fields[field.attname] = (index, field)
+    attnames = [field.attname for field in model._meta.concrete_fields if field.attname in fields]
+    return attnames, [(fields[name][0], partial(python_value, fields[name][1])) for name in attnames]
 
 
 def update_by_key(

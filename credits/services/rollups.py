@@ -326,21 +326,12 @@ def _add(
     """Upsert `totals` (key tuple in the database's form → amounts), adding the amounts to rows that exist; rows
     in key order, so concurrent transactions lock them in one order. With `returning`: the keys of the rows this
     created (credits as added: an existing row already held some)."""
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = [quote(model._meta.get_field(name).column) for name in (*keys, *sums)]  # type: ignore[union-attr,arg-type]
-    additions = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns[len(keys) :])
-    width = len(keys)
-    back = f" RETURNING {', '.join(columns[:width])}, {columns[width]} + {columns[width + 1]}" if returning else ""
+    width, size = len(keys), len(keys) + len(sums)
     rows = sorted(totals.items())
-    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     created: set[tuple] = set()
     with connection.cursor() as cursor:
-        for chunk in _chunks(rows, len(columns)):
-            sql = (
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))} "  # noqa: S608  # nosec B608
-                f"ON CONFLICT ({', '.join(columns[:width])}) DO UPDATE SET {additions}{back}"
-            )
+        for chunk in _chunks(rows, size):
+            sql = _statement(_upsert_sql, model, tuple(keys), tuple(sums), returning, len(chunk))
             cursor.execute(sql, [value for key, amounts in chunk for value in (*key, *amounts)])
             if returning:
                 # Read back as text: drivers return some columns in another form than written (SQLite a date
@@ -354,23 +345,59 @@ def _add(
     return created
 
 
+_STATEMENTS: dict[tuple, str] = {}
+STATEMENTS_KEPT_ROWS = 100  # statements of up to this many rows are kept (group commits: 1 to 100 events)
+
+
+def _statement(build: Any, *key: Any) -> str:
+    """The text of a rollup statement, built once per database, table, columns and number of rows: metering
+    writes the same few shapes again and again (a single event: one row a table), and building the text (quoting
+    every column) costs more than the database's work for one row. The last of `key` is the number of rows."""
+    if key[-1] > STATEMENTS_KEPT_ROWS:  # a big batch's text: built for it (its rows cost far more)
+        return build(*key)
+    cache_key = (connection.vendor, build, *key)
+    sql = _STATEMENTS.get(cache_key)
+    if sql is None:
+        sql = _STATEMENTS[cache_key] = build(*key)
+    return sql
+
+
+def _upsert_sql(
+    model: type[models.Model], keys: tuple[str, ...], sums: tuple[str, ...], returning: bool, count: int
+) -> str:
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [quote(model._meta.get_field(name).column) for name in (*keys, *sums)]  # type: ignore[union-attr,arg-type]
+    additions = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns[len(keys) :])
+    width = len(keys)
+    back = f" RETURNING {', '.join(columns[:width])}, {columns[width]} + {columns[width + 1]}" if returning else ""
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * count)} "  # noqa: S608  # nosec B608
+        f"ON CONFLICT ({', '.join(columns[:width])}) DO UPDATE SET {additions}{back}"
+    )
+
+
+def _marks_sql(count: int) -> str:
+    quote = connection.ops.quote_name
+    table = quote(ActiveUser._meta.db_table)
+    columns = [quote(ActiveUser._meta.get_field(name).column) for name in MARK_FIELDS]  # type: ignore[union-attr,arg-type]
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * count)} "  # noqa: S608  # nosec B608
+        f"ON CONFLICT ({', '.join(columns)}) DO NOTHING RETURNING {', '.join(columns[:5])}"
+    )
+
+
 def _insert_marks(marks: set[tuple]) -> Counter:
     """Insert the marks (in the database's form) not yet there; how many were new per count key."""
     if not marks:
         return Counter()
-    quote = connection.ops.quote_name
-    table = quote(ActiveUser._meta.db_table)
-    columns = [quote(ActiveUser._meta.get_field(name).column) for name in MARK_FIELDS]  # type: ignore[union-attr,arg-type]
     rows = sorted(marks)
-    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     new: Counter = Counter()
     with connection.cursor() as cursor:
-        for chunk in _chunks(rows, len(columns)):
-            sql = (
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))} "  # noqa: S608  # nosec B608
-                f"ON CONFLICT ({', '.join(columns)}) DO NOTHING RETURNING {', '.join(columns[:5])}"
-            )
-            cursor.execute(sql, [value for row in chunk for value in row])
+        for chunk in _chunks(rows, len(MARK_FIELDS)):
+            cursor.execute(_statement(_marks_sql, len(chunk)), [value for row in chunk for value in row])
             for row in cursor.fetchall():
                 new[tuple(row)] += 1
     return new
