@@ -15,6 +15,7 @@ and one INSERT of the active-user marks whose newly inserted rows (RETURNING) ar
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -96,7 +97,9 @@ class _DbForm:
 
     def __init__(self) -> None:
         self._profile = _memo(adapter(DailyUsage, "profile_id"))
-        self._user = _memo(adapter(DailyUsage, "user_id"))
+        # PostgreSQL: a user's id as its text (the arrays written are text; `uuid.UUID` objects as keys of a
+        # batch's dictionaries and sorts cost more than the rest of the work: their hash and order are Python's).
+        self._user = _memo(_uuid_text if connection.vendor == "postgresql" else adapter(DailyUsage, "user_id"))
         self._day = _memo(adapter(DailyUsage, "day"))
 
     def profile(self, value: Any) -> Any:
@@ -107,6 +110,11 @@ class _DbForm:
 
     def day(self, value: datetime.date) -> Any:
         return self._day(value)
+
+
+def _uuid_text(value: Any) -> str:
+    """A UUID's canonical text (lower case, hyphens): sorted as text, in the UUIDs' own order."""
+    return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
 
 
 def _memo(convert: Any) -> Any:
@@ -185,16 +193,17 @@ def _group_daily(daily: dict[tuple, list[int]], locked: bool) -> dict[tuple, lis
     rows are locked (`directory.services.lock_users`; metering locks them with its first read). Plain SQL on the
     ids in the database's form: a batch's 1,000 users through the ORM cost more than the rest of this."""
     users = sorted({key[2] for key in daily}, key=str)
+    postgresql = connection.vendor == "postgresql"  # ids as text (`_DbForm`)
     if not locked:
-        lock_users(users, exclusive=False)
+        lock_users([uuid.UUID(user) for user in users] if postgresql else users, exclusive=False)
     quote = connection.ops.quote_name
     user_column, group_column = (quote(f"{name}_id") for name in ("user", "group"))
     select = f"SELECT {user_column}, {group_column} FROM {quote(GroupMembership._meta.db_table)} WHERE {user_column} "  # noqa: S608  # nosec B608
     groups: dict[Any, list[Any]] = {}  # the user's id -> its groups' ids, both in the database's form
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(select + "= ANY(%s)", [users])  # nosec B608
-            found = cursor.fetchall()
+        if postgresql:
+            cursor.execute(select + "= ANY(%s::uuid[])", ["{" + ",".join(users) + "}"])  # nosec B608
+            found = [(str(user_id), str(group_id)) for user_id, group_id in cursor.fetchall()]
         else:
             found = []
             for start in range(0, len(users), PARAMETERS):
@@ -203,7 +212,7 @@ def _group_daily(daily: dict[tuple, list[int]], locked: bool) -> dict[tuple, lis
                 found += cursor.fetchall()
     for user_id, group_id in found:
         groups.setdefault(user_id, []).append(group_id)
-    no_group = [adapter(GroupDailyUsage, "group_key")(NO_GROUP_KEY)]
+    no_group = [str(NO_GROUP_KEY) if postgresql else adapter(GroupDailyUsage, "group_key")(NO_GROUP_KEY)]
     totals: dict[tuple, list[int]] = {}
     for key, amounts in daily.items():
         profile, day, user, client_type, model, tier = key
@@ -329,10 +338,15 @@ def _add(
     width, size = len(keys), len(keys) + len(sums)
     rows = sorted(totals.items())
     created: set[tuple] = set()
+    postgresql = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        for chunk in _chunks(rows, size):
-            sql = _statement(_upsert_sql, model, tuple(keys), tuple(sums), returning, len(chunk))
-            cursor.execute(sql, [value for key, amounts in chunk for value in (*key, *amounts)])
+        for chunk in [rows] if postgresql else _chunks(rows, size):
+            if postgresql:  # one array a column, whatever the number of rows
+                sql = _statement(_upsert_sql, model, tuple(keys), tuple(sums), returning, 0)
+                cursor.execute(sql, _columns_of([(*key, *amounts) for key, amounts in chunk], size))
+            else:
+                sql = _statement(_upsert_sql, model, tuple(keys), tuple(sums), returning, len(chunk))
+                cursor.execute(sql, [value for key, amounts in chunk for value in (*key, *amounts)])
             if returning:
                 # Read back as text: drivers return some columns in another form than written (SQLite a date
                 # for the text it was given).
@@ -365,28 +379,62 @@ def _statement(build: Any, *key: Any) -> str:
 def _upsert_sql(
     model: type[models.Model], keys: tuple[str, ...], sums: tuple[str, ...], returning: bool, count: int
 ) -> str:
+    """The upsert of `count` rows (0: PostgreSQL's form, one array a column)."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     columns = [quote(model._meta.get_field(name).column) for name in (*keys, *sums)]  # type: ignore[union-attr,arg-type]
     additions = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns[len(keys) :])
     width = len(keys)
     back = f" RETURNING {', '.join(columns[:width])}, {columns[width]} + {columns[width + 1]}" if returning else ""
-    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * count)} "  # noqa: S608  # nosec B608
+        f"INSERT INTO {table} ({', '.join(columns)}) {_rows_sql(model, (*keys, *sums), count)} "  # nosec B608
         f"ON CONFLICT ({', '.join(columns[:width])}) DO UPDATE SET {additions}{back}"
     )
 
 
 def _marks_sql(count: int) -> str:
+    """The insert of `count` active-user marks (0: PostgreSQL's form, one array a column)."""
     quote = connection.ops.quote_name
     table = quote(ActiveUser._meta.db_table)
     columns = [quote(ActiveUser._meta.get_field(name).column) for name in MARK_FIELDS]  # type: ignore[union-attr,arg-type]
-    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * count)} "  # noqa: S608  # nosec B608
+        f"INSERT INTO {table} ({', '.join(columns)}) {_rows_sql(ActiveUser, MARK_FIELDS, count)} "  # nosec B608
         f"ON CONFLICT ({', '.join(columns)}) DO NOTHING RETURNING {', '.join(columns[:5])}"
     )
+
+
+def _rows_sql(model: type[models.Model], names: Sequence[str], count: int) -> str:
+    """The rows to insert: `count` tuples of placeholders, or (count 0, PostgreSQL) the columns' arrays unnested
+    in their order (WITH ORDINALITY: the rows are written, and their row locks taken, in the order given). Bound
+    as thousands of parameters, a batch's rows cost PostgreSQL ten times more: the driver quotes each into the
+    text and the server parses it."""
+    if count:
+        one = "(" + ", ".join(["%s"] * len(names)) + ")"
+        return "VALUES " + ", ".join([one] * count)
+    types = []
+    for name in names:
+        db_type = model._meta.get_field(name).db_type(connection) or "text"  # type: ignore[union-attr]
+        types.append("text" if db_type.startswith("varchar") else db_type.replace("serial", "integer"))
+    arrays = ", ".join(f"%s::{db_type}[]" for db_type in types)
+    values = ", ".join(f"v.c{index}" for index in range(len(names)))
+    aliases = ", ".join(f"c{index}" for index in range(len(names)))
+    return f"SELECT {values} FROM unnest({arrays}) WITH ORDINALITY AS v({aliases}, n) ORDER BY v.n"  # noqa: S608  # nosec B608
+
+
+def _columns_of(rows: Sequence[Sequence[Any]], width: int) -> list[str]:
+    """`rows` as one array a column, each written as PostgreSQL's array text (`{...}`): the driver binds a list
+    element by element, which costs more than the statement's work."""
+    if not rows:
+        return ["{}"] * width
+    return ["{" + ",".join(_array_items(column)) + "}" for column in zip(*rows, strict=True)]
+
+
+def _array_items(column: Sequence[Any]) -> Iterable[str]:
+    """The elements of one array's text: text quoted (a backslash before `"` and `\\`), other values (ids,
+    dates, numbers) as their text, which holds none of the characters an array's text gives a meaning to."""
+    if isinstance(column[0], str):
+        return ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in column)
+    return map(str, column)
 
 
 def _insert_marks(marks: set[tuple]) -> Counter:
@@ -395,9 +443,13 @@ def _insert_marks(marks: set[tuple]) -> Counter:
         return Counter()
     rows = sorted(marks)
     new: Counter = Counter()
+    postgresql = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        for chunk in _chunks(rows, len(MARK_FIELDS)):
-            cursor.execute(_statement(_marks_sql, len(chunk)), [value for row in chunk for value in row])
+        for chunk in [rows] if postgresql else _chunks(rows, len(MARK_FIELDS)):
+            if postgresql:
+                cursor.execute(_statement(_marks_sql, 0), _columns_of(chunk, len(MARK_FIELDS)))
+            else:
+                cursor.execute(_statement(_marks_sql, len(chunk)), [value for row in chunk for value in row])
             for row in cursor.fetchall():
                 new[tuple(row)] += 1
     return new

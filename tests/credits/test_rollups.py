@@ -250,3 +250,33 @@ def test_active_user_marks_are_written_only_when_a_daily_row_is_new(metered, clo
     assert [q for q in other_model.captured_queries if "INSERT INTO" in q["sql"] and "credits_activeuser" in q["sql"]]
     assert ActiveUserCount.objects.get(period="D", client_type="", tier="").users == 1
     assert rollups_differences() == []
+
+
+@pytest.mark.parametrize("days", [1, 30])  # a few rows (statements kept per shape) and many (built for the batch)
+def test_rollup_keys_keep_any_text_and_add_up_on_a_second_write(metered, days):
+    """The upserts write their rows as PostgreSQL arrays of text (values on SQLite): quotes, backslashes, commas,
+    braces, spaces, the word NULL and the empty string come back as written, and a second write of the same keys
+    adds to the rows rather than making new ones."""
+    from credits.services.rollups import Use, rollups_add
+
+    ann, bob = metered.users["ann"], metered.users["bob"]
+    models = ['we"ird', "back\\slash", "a,b", "{braced}", " spaced out ", "NULL", ""]
+    uses = [
+        Use(metered.profile.pk, user.pk, D(2026, 11, day), "KIRO_IDE", model, "PRO", 125, 10, 2)
+        for day in range(1, days + 1)
+        for user in (ann, bob)
+        for model in models
+    ]
+    rollups_add(uses)
+    rollups_add(uses)
+    daily = {
+        (row.day, row.user_id, row.model): (row.plan_hundredths, row.overage_hundredths, row.messages, row.events)
+        for row in DailyUsage.objects.filter(profile=metered.profile)
+    }
+    assert len(daily) == days * 2 * len(models)
+    assert {key[2] for key in daily} == set(models)
+    assert set(daily.values()) == {(250, 20, 4, 2)}
+    monthly = MonthlyUsage.objects.filter(profile=metered.profile, model='we"ird', user=ann).get()
+    assert (monthly.plan_hundredths, monthly.events) == (250 * days, 2 * days)
+    assert {row.model for row in GroupDailyUsage.objects.filter(profile=metered.profile)} == set(models)
+    assert ActiveUserCount.objects.get(period=Period.MONTH, start=D(2026, 11, 1), client_type="", tier="").users == 2
