@@ -411,13 +411,25 @@ class Series:
         return self.events / statistics.median(self.timings)
 
 
-def run_batches(ctx: Context, data: Data, api: Api, run_id: str) -> tuple[Series, Series]:
-    """Interleaved rounds: an API batch, then the raw insert of the same rows (removed again, untimed)."""
+def run_batches(ctx: Context, data: Data, api: Api, run_id: str) -> tuple[Series, Series, Series]:
+    """Interleaved rounds: an API batch, then the raw insert of the same rows (removed again, untimed), then the
+    parsing and checking of the batch's body alone (the part of the batch no database work can save)."""
+    from django.utils import timezone
+
+    from credits import catalogue
+    from credits.events import event_parse, json_loads
     from credits.models import UsageEvent
 
     batches = Batches(data, run_id)
     ours = Series("(b) API: a batch of 1,000 events", BATCH)
     base = Series("(a) raw insert of the same 1,000 rows (baseline)", BATCH)
+    parse = Series("(b') parsing and checking a batch's 1,000 events alone (no database)", BATCH, queries=0, db_ms=0.0)
+
+    def parsed(body: bytes) -> None:
+        now, models = timezone.now(), catalogue.model_codes()
+        events = [event_parse(raw, now=now, models=models) for raw in json_loads(body)["events"]]
+        if len(events) != BATCH:
+            raise BenchError(f"{len(events)} events parsed of {BATCH}")
 
     # One untimed round first: its queries (the table's columns), and warm caches.
     events = batches.next()
@@ -440,11 +452,12 @@ def run_batches(ctx: Context, data: Data, api: Api, run_id: str) -> tuple[Series
         else:
             Api.check_batch(ours.timed(lambda: api.post(body)), BATCH)  # noqa: B023 (called at once)
             base.timed(lambda: raw_insert(rows))  # noqa: B023
+            parse.timed(lambda: parsed(body))  # noqa: B023
         delete_raw(data, top)
     left = UsageEvent.objects.filter(profile=data.profile, idempotency_key__startswith=RAW_PREFIX).count()
     if left:
         raise BenchError(f"{left} raw rows left behind")
-    return base, ours
+    return base, ours, parse
 
 
 def run_singles(data: Data, api: Api, run_id: str) -> Series:
@@ -850,7 +863,7 @@ def run(ctx: Context) -> None:
                  f"{data.seconds:.1f} s ({', '.join(f'{k} {v}' for k, v in data.notes.items())})")  # fmt: skip
         api = Api(data)
         with ctx.phase(f"batches: {ctx.warmup + ctx.runs + 1} rounds of an API batch and its raw insert"):
-            base, ours = run_batches(ctx, data, api, run_id)
+            base, ours, parse = run_batches(ctx, data, api, run_id)
         with ctx.phase(f"single events in-process: {SINGLES} timed"):
             single = run_singles(data, api, run_id)
         with ctx.phase("gunicorn"):
@@ -876,7 +889,7 @@ def run(ctx: Context) -> None:
         headers = ["operation", "runs", "events", "p50 ms", "p99 ms", "cpu ms", "queries", "db ms", "events/s",
                    "x raw"]  # fmt: skip
         rows = []
-        for series in (base, ours, single):
+        for series in (base, ours, parse, single):
             rows.append(
                 [
                     series.label,
@@ -914,7 +927,8 @@ def run(ctx: Context) -> None:
             "events / p50. cpu ms: the bench process's CPU per call (SQLite's work included, not a PostgreSQL "
             "server's). queries, db ms: one extra untimed call. (c): one event after the other, in-process. (d): "
             "requests over HTTP to gunicorn for the whole load (probes: a few seconds each); latency as the load "
-            "generator saw it, events/s: answers 201 per second."
+            "generator saw it, events/s: answers 201 per second. (b'): json_loads and event_parse of a batch's body, "
+            "timed after each round: what (b) spends before any database work, whatever the storage does."
         )
         statuses = ", ".join(f"{status}: {n:,}" for status, n in sorted(load.statuses.items()))
         print(
