@@ -413,8 +413,8 @@ def _rows_sql(model: type[models.Model], names: Sequence[str], count: int) -> st
         return "VALUES " + ", ".join([one] * count)
     types = []
     for name in names:
-        db_type = model._meta.get_field(name).db_type(connection) or "text"  # type: ignore[union-attr]
-        types.append("text" if db_type.startswith("varchar") else db_type.replace("serial", "integer"))
+        db_type = model._meta.get_field(name).cast_db_type(connection) or "text"  # type: ignore[union-attr]
+        types.append("text" if db_type.startswith("varchar") else db_type)
     arrays = ", ".join(f"%s::{db_type}[]" for db_type in types)
     values = ", ".join(f"v.c{index}" for index in range(len(names)))
     aliases = ", ".join(f"c{index}" for index in range(len(names)))
