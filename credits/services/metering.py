@@ -648,6 +648,7 @@ def _decide_new(
     ctx = _context(profile, now, settings)
     forms = _forms()
     by_id, by_name, subs = _users(profile, [events[i] for i in todo], forms)
+    _lock_profile_shared(profile)
     users: dict[int, _User] = {}
     for index in todo:
         try:
@@ -826,6 +827,18 @@ def _record_activity(
         moves,
         where="(t.last_active_at IS NULL OR t.last_active_at < v.at)",
     )
+
+
+def _lock_profile_shared(profile: Profile) -> None:
+    """PostgreSQL: the profile's row locked FOR KEY SHARE, after the users' and before any subscription's. The
+    events' foreign key would take this lock at commit (Django's constraints are deferred), after the
+    subscriptions'; a change of subscriptions takes the profile's (FOR UPDATE, `lock_profile`) before theirs, so
+    the two would deadlock. Taken here, a change waits for the batch, or the batch for the change, whole."""
+    if connection.vendor != "postgresql":
+        return
+    table = connection.ops.quote_name(Profile._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR KEY SHARE", [profile.pk])  # noqa: S608  # nosec B608
 
 
 EVENT_FIELDS = (
