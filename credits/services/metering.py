@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
@@ -70,6 +70,7 @@ ACCESS_REASONS = {
     Reason.MODEL_NOT_APPROVED,
 }
 RETRIES = 5
+RETRY_STATES = {"40P01", "40001"}  # PostgreSQL's deadlock_detected and serialization_failure: run again
 LAST_ACTIVE_GRANULARITY = datetime.timedelta(minutes=1)  # "last active" moves by a minute at least: one write less
 CENT = Decimal("0.01")
 
@@ -182,6 +183,11 @@ def usage_record(
         except IntegrityError:
             # A key recorded before (a replay, or another request's just now): run again, looking first.
             if attempt == RETRIES - 1:
+                raise
+        except OperationalError as error:
+            # PostgreSQL chose this transaction as a deadlock's victim (or could not serialize it): nothing of it
+            # was kept, so it runs again; the other side has gone on by then.
+            if getattr(error.__cause__, "sqlstate", None) not in RETRY_STATES or attempt == RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
 

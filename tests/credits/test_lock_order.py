@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
+from decimal import Decimal
 
+import psycopg
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
-from credits.models import Outcome
+from credits.models import Balance, Outcome, UsageEvent
 from credits.selectors import balance_mismatches
 from credits.services import metering
 from subscriptions.models import Subscription
@@ -69,4 +71,39 @@ def test_a_group_plan_change_while_a_batch_activates_and_marks_use_waits_instead
     assert errors == []
     assert [result.outcome for result in results] == [Outcome.PLAN, Outcome.PLAN]
     assert set(Subscription.objects.filter(profile=org.profile).values_list("tier_id", flat=True)) == {"PRO_PLUS"}
+    assert balance_mismatches() == []
+
+
+@pytest.mark.parametrize(
+    ("cause", "runs_again"),
+    [(psycopg.errors.DeadlockDetected, True), (psycopg.errors.SerializationFailure, True), (None, False)],
+)
+def test_a_batch_that_the_database_rolled_back_for_a_deadlock_runs_again_and_counts_once(
+    catalogues, org, monkeypatch, cause, runs_again
+):
+    """Should another lock order still make a cycle, PostgreSQL rolls one side back: a batch that was the victim
+    runs again (nothing of the first run kept); any other database error is the caller's."""
+    ann = org.users["ann"]
+    group_assign(profile=org.profile, group=org.groups["Engineering"], tier="PRO", actor=ACTOR)
+    record_once, runs = metering._record, []
+
+    def victim_the_first_time(*args, **kwargs):
+        runs.append(1)
+        answer = record_once(*args, **kwargs)
+        if len(runs) == 1:  # all of it written, then rolled back
+            error = OperationalError("deadlock detected" if cause else "disk I/O error")
+            raise error from (cause("deadlock detected") if cause else None)
+        return answer
+
+    monkeypatch.setattr(metering, "_record", victim_the_first_time)
+    if runs_again:
+        assert record(org.profile, event(ann, "5")).outcome == Outcome.PLAN
+        assert len(runs) == 2
+        assert UsageEvent.objects.filter(profile=org.profile).count() == 1
+        assert Balance.objects.get(subscription__user=ann).plan_used == Decimal("5.00")
+    else:
+        with pytest.raises(OperationalError):
+            record(org.profile, event(ann, "5"))
+        assert len(runs) == 1
+        assert not UsageEvent.objects.filter(profile=org.profile).exists()
     assert balance_mismatches() == []
