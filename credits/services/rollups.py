@@ -17,9 +17,10 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -335,22 +336,16 @@ def _add(
     """Upsert `totals` (key tuple in the database's form → amounts), adding the amounts to rows that exist; rows
     in key order, so concurrent transactions lock them in one order. With `returning`: the keys of the rows this
     created (credits as added: an existing row already held some)."""
-    width, size = len(keys), len(keys) + len(sums)
-    rows = sorted(totals.items())
+    width = len(keys)
+    rows = [(*key, *amounts) for key, amounts in sorted(totals.items())]
     created: set[tuple] = set()
-    postgresql = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        for chunk in [rows] if postgresql else _chunks(rows, size):
-            if postgresql:  # one array a column, whatever the number of rows
-                sql = _statement(_upsert_sql, model, tuple(keys), tuple(sums), returning, 0)
-                cursor.execute(sql, _columns_of([(*key, *amounts) for key, amounts in chunk], size))
-            else:
-                sql = _statement(_upsert_sql, model, tuple(keys), tuple(sums), returning, len(chunk))
-                cursor.execute(sql, [value for key, amounts in chunk for value in (*key, *amounts)])
+        statement = partial(_statement, _upsert_sql, model, tuple(keys), tuple(sums), returning)
+        for chunk in _executions(cursor, statement, rows, width + len(sums)):
             if returning:
                 # Read back as text: drivers return some columns in another form than written (SQLite a date
                 # for the text it was given).
-                written = {tuple(map(str, key)): key for key, _ in chunk}
+                written = {tuple(map(str, row[:width])): row[:width] for row in chunk}
                 for row in cursor.fetchall():
                     key = written[tuple(map(str, row[:width]))]
                     added = totals[key]
@@ -421,6 +416,19 @@ def _rows_sql(model: type[models.Model], names: Sequence[str], count: int) -> st
     return f"SELECT {values} FROM unnest({arrays}) WITH ORDINALITY AS v({aliases}, n) ORDER BY v.n"  # noqa: S608  # nosec B608
 
 
+def _executions(cursor: Any, statement: Any, rows: list[tuple], width: int) -> Iterator[list[tuple]]:
+    """Run `statement(count)` over `rows` (tuples of `width` values, in the database's form), yielding the rows of
+    each execution once it has run (its RETURNING rows are the cursor's): on PostgreSQL once, one array a column
+    (`_rows_sql` with count 0); elsewhere in chunks within the parameters' limit."""
+    if connection.vendor == "postgresql":
+        cursor.execute(statement(0), _columns_of(rows, width))
+        yield rows
+        return
+    for chunk in _chunks(rows, width):
+        cursor.execute(statement(len(chunk)), [value for row in chunk for value in row])
+        yield chunk
+
+
 def _columns_of(rows: Sequence[Sequence[Any]], width: int) -> list[str]:
     """`rows` as one array a column, each written as PostgreSQL's array text (`{...}`): the driver binds a list
     element by element, which costs more than the statement's work."""
@@ -441,15 +449,9 @@ def _insert_marks(marks: set[tuple]) -> Counter:
     """Insert the marks (in the database's form) not yet there; how many were new per count key."""
     if not marks:
         return Counter()
-    rows = sorted(marks)
     new: Counter = Counter()
-    postgresql = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        for chunk in [rows] if postgresql else _chunks(rows, len(MARK_FIELDS)):
-            if postgresql:
-                cursor.execute(_statement(_marks_sql, 0), _columns_of(chunk, len(MARK_FIELDS)))
-            else:
-                cursor.execute(_statement(_marks_sql, len(chunk)), [value for row in chunk for value in row])
+        for _ in _executions(cursor, partial(_statement, _marks_sql), sorted(marks), len(MARK_FIELDS)):
             for row in cursor.fetchall():
                 new[tuple(row)] += 1
     return new
