@@ -163,6 +163,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     _db.setdefault("OPTIONS", {})
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a connection's health check at most once a second (kiroconsole/postgresql/base.py).
+    _db["ENGINE"] = "kiroconsole.postgresql"
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
