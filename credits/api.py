@@ -165,8 +165,7 @@ def _answer(status: int, data: dict) -> HttpResponse:
 )
 @requires(Cap.METERING_POST)
 def post_usage_events(request, profile_id: str):
-    settings = credit_selectors.metering_settings(profile_id)
-    profile = settings.profile
+    profile, settings = credit_selectors.metering_profile(profile_id)
     try:
         body = json_loads(request.body or b"")
     except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: nested too deep
@@ -202,6 +201,9 @@ def post_usage_events(request, profile_id: str):
             key = raw.get("idempotency_key") if isinstance(raw, dict) else None
             parsed.append(services.Result.invalid(str(key or ""), error.field, f"{error.field}: {error.message}"))
     events = [item for item in parsed if isinstance(item, EventIn)]
+    if settings is None:  # a profile this process knew: its settings, and that it still lives, read now
+        settings = credit_selectors.metering_settings(profile_id)
+        profile = settings.profile
     recorded = iter(
         services.usage_record(profile=profile, events=events, actor=actor, now=now, settings=settings) if events else []
     )

@@ -44,6 +44,7 @@ from credits.models import (
     credits_of,
     hundredths_of,
 )
+from credits.selectors import metering_settings
 from credits.services.alerts import Alerts
 from credits.services.rollups import Use, rollups_add
 from directory.models import DirectoryUser
@@ -931,7 +932,8 @@ def usage_record_one(
     event at once: nothing waits for company. A caller inside a transaction of its own records alone, in it.
     `settings.METERING_GROUP_COMMIT = False` turns it off."""
     if connection.in_atomic_block or not getattr(django_settings, "METERING_GROUP_COMMIT", True):
-        [result] = usage_record(profile=profile, events=[event], actor=actor, now=now, settings=settings)
+        settings = settings or _live_settings(profile)
+        [result] = usage_record(profile=settings.profile, events=[event], actor=actor, now=now, settings=settings)
         return result
     return _GROUP.record(_Pending(profile, event, actor, now, settings))
 
@@ -1013,6 +1015,17 @@ def _record_group(batch: list[_Pending]) -> None:
             if len(items) == 1:
                 _record_alone(items[0])
                 continue
+            # The settings once for the group (the requests that knew the profile did not read them), and that the
+            # profile still lives: else each of its events answers 404.
+            settings = items[-1].settings
+            if any(item.settings is None for item in items):
+                try:
+                    settings = _live_settings(items[-1].profile)
+                except Exception as error:
+                    for item in items:
+                        item.error = error
+                    continue
+            assert settings is not None
             # An event without its moment happened when it arrived: its request's `now`, not the group's.
             events = [
                 dataclasses.replace(item.event, occurred_at=item.now) if item.event.occurred_at is None else item.event
@@ -1020,12 +1033,12 @@ def _record_group(batch: list[_Pending]) -> None:
             ]
             try:
                 results = usage_record(
-                    profile=items[-1].profile,
+                    profile=settings.profile,
                     events=events,
                     actor=items[0].actor,
                     actors=[item.actor for item in items],
                     now=max(item.now for item in items),
-                    settings=items[-1].settings,
+                    settings=settings,
                 )
             except Exception:
                 for item in items:
@@ -1046,8 +1059,14 @@ def _record_group(batch: list[_Pending]) -> None:
 
 def _record_alone(item: _Pending) -> None:
     try:
+        settings = item.settings or _live_settings(item.profile)
         [item.result] = usage_record(
-            profile=item.profile, events=[item.event], actor=item.actor, now=item.now, settings=item.settings
+            profile=settings.profile, events=[item.event], actor=item.actor, now=item.now, settings=settings
         )
     except Exception as error:
         item.error = error
+
+
+def _live_settings(profile: Profile) -> ProfileSettings:
+    """The profile's settings with the profile read again, or 404 if it was deleted (`metering_settings`)."""
+    return metering_settings(profile.profile_id)

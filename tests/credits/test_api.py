@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from credits.models import Balance, UsageEvent
 from directory.models import DirectoryUser
+from subscriptions.models import Profile
 from subscriptions.services import profile_settings_update, subscription_subscribe
 from tests.credits.conftest import ACTOR, event
 from tests.factories import IdentityCenterFactory
@@ -161,6 +164,18 @@ def test_an_unknown_profile_is_404(metering_client, metered):
         "/api/v1/profiles/NOPE/usage-events", json.dumps(event("ann", "1")), content_type="application/json"
     )
     assert response.status_code == 404
+
+
+def test_a_profile_deleted_after_this_process_saw_it_is_404_and_counts_nothing(metering_client, metered):
+    """The API remembers live profiles (`metering_profile`) and reads their settings with the events: a deletion
+    since is found there."""
+    ann = metered.users["ann"]
+    assert post(metering_client, metered.profile, event(ann, "1", key="before")).status_code == 201
+    Profile.objects.filter(pk=metered.profile.pk).update(deleted_at=timezone.now())
+    assert post(metering_client, metered.profile, event(ann, "1", key="after")).status_code == 404
+    assert post(metering_client, metered.profile, {"events": [event(ann, "1", key="batch")]}).status_code == 404
+    assert list(UsageEvent.objects.values_list("idempotency_key", flat=True)) == ["before"]
+    assert Balance.objects.get(subscription__user=ann).plan_used == Decimal("1.00")
 
 
 def test_the_entitlement_endpoint(metering_client, viewer_user, api_client_for, metered):

@@ -10,6 +10,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.http import Http404
 from django.utils import timezone
 
 from credits.events import event_parse
@@ -19,7 +20,7 @@ from credits.services import metering
 from credits.services.rollups import rollups_differences
 from directory import services as directory
 from kiroconsole.audit import Actor
-from subscriptions.models import AiModel, Subscription
+from subscriptions.models import AiModel, Profile, Subscription
 from subscriptions.services import profile_settings_update, subscription_subscribe
 from tests.credits.conftest import ACTOR, event, record
 from tests.threads import race
@@ -185,3 +186,22 @@ def test_an_error_reaches_the_request_of_its_event(catalogues, org, monkeypatch)
     errors = race(*[lambda i=i: one(org.profile, event(ann, "2", key=f"err-{i}")) for i in range(3)])
     assert [str(error) for error in errors] == ["database gone"] * 3
     assert metering._GROUP._queue == [] and not metering._GROUP._recording  # nobody left waiting, nobody recording
+
+
+def test_a_group_reads_the_settings_once_and_answers_404_once_its_profile_is_gone(catalogues, org, calls, monkeypatch):
+    """The API does not read a known profile's settings per single event: its group reads them once, in its
+    transaction's stead, and finds the profile deleted there."""
+    ann = org.users["ann"]
+    subscription_subscribe(profile=org.profile, users=ann, tier="PRO", actor=ACTOR)
+    reads: list[str] = []
+    real = metering.metering_settings
+    monkeypatch.setattr(metering, "metering_settings", lambda profile_id: reads.append(profile_id) or real(profile_id))
+    calls.state["waiting"] = 3
+    assert race(*[lambda i=i: one(org.profile, event(ann, "1", key=f"read-{i}")) for i in range(4)]) == []
+    assert sorted(calls.sizes) == [1, 3]
+    assert reads == [org.profile.profile_id] * 2  # one read alone, one for the group of three
+    Profile.objects.filter(pk=org.profile.pk).update(deleted_at=timezone.now())
+    errors = race(*[lambda i=i: one(org.profile, event(ann, "1", key=f"gone-{i}")) for i in range(4)])
+    assert len(errors) == 4 and all(isinstance(error, Http404) for error in errors)
+    assert UsageEvent.objects.filter(idempotency_key__startswith="gone-").count() == 0
+    assert Balance.objects.get(subscription__user=ann).plan_used == Decimal("4.00")
