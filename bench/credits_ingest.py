@@ -7,11 +7,12 @@ same rows, and one at a time against gunicorn with concurrent clients.
    prepared INSERT run by `executemany` on SQLite, the rows converted beforehand), interleaved round by round.
    Target: the API's events/s at least 30% of the raw insert's.
 2. Single events: gunicorn (`kiroconsole.wsgi`, production settings) on 127.0.0.1, driven by `wrk` (a Lua script
-   makes a unique idempotency key and picks a random user per request) over 16 keep-alive connections (gunicorn's
-   sync workers close each after one answer; wrk reconnects). A few worker configurations are probed for a few
-   seconds each, the best one then runs for `--max-seconds` (30 s by default). Target: 1,000 events/s. Every answer
-   must be 201, every request wrk sent must have made exactly one event, and the balances must equal the sums of
-   their events (`credits.selectors.balance_mismatches`).
+   makes a unique idempotency key and picks a random user per request) over 64 keep-alive connections (gunicorn's
+   sync workers close each after one answer; wrk reconnects): many clients at once, as a metering service meets
+   them, so that the threads of a gthread worker find company for a group commit (`usage_record_one`). A few worker
+   configurations are probed for a few seconds each, the best one then runs for `--max-seconds` (30 s by default).
+   Target: 1,000 events/s. Every answer must be 201, every request wrk sent must have made exactly one event, and
+   the balances must equal the sums of their events (`credits.selectors.balance_mismatches`).
 
 The data lives in an Identity Center and profile of the bench's own (d-bec0000004, account 999999999996): 10,000
 users (`--users`) subscribed at Power by `subscription_subscribe`, overage on; nine in ten are Active with this
@@ -22,7 +23,7 @@ become Active with their first event during the run. It is built at the start of
 
 Environment variables (the bench's command line is shared by all benchmarks):
   BENCH_GUNICORN      one configuration instead of probing several: `sync:3` (3 sync workers) or `gthread:2x4`
-  BENCH_CONNECTIONS   wrk's concurrent connections (default 16)
+  BENCH_CONNECTIONS   wrk's concurrent connections (default 64)
   BENCH_LOAD_GENERATOR=asyncio  the Python load generator even where wrk is installed (it is the fallback without wrk)
 """
 
@@ -65,15 +66,15 @@ CONSOLE_USER = "bench-credits-metering"
 RAW_PREFIX = "raw-"
 RATIO_TARGET = 0.30
 SINGLE_TARGET = 1_000
-CONNECTIONS = 16
+CONNECTIONS = 64
 PROBE_SECONDS = 3
 WARM_SECONDS = 2
 DRAIN_SECONDS = 3  # wrk runs this much longer than it sends, so that the requests in flight are answered
 # The configurations probed: SQLite has one writer at a time, so one worker is worth trying there; gthread workers
 # with more threads put more single events in one transaction (credits.services.metering.usage_record_one).
 CONFIGS = {
-    "sqlite": ["sync:1", "sync:2", "sync:4", "gthread:2x4", "gthread:2x8"],
-    "postgresql": ["sync:2", "sync:3", "sync:4", "gthread:2x4", "gthread:2x8"],
+    "sqlite": ["sync:1", "sync:2", "sync:4", "gthread:2x8", "gthread:2x32"],
+    "postgresql": ["sync:2", "sync:4", "gthread:2x8", "gthread:2x32", "gthread:3x32"],
 }
 SEED = 2026
 MODELS = ["auto", "auto", "claude-sonnet-4.5", "claude-haiku-4.5", "claude-opus-4.5"]
