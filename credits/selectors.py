@@ -11,7 +11,7 @@ from django.db.models import QuerySet, Sum
 from django.http import Http404
 
 from credits.models import Balance, Outcome, ProfileBalance, UsageEvent, hundredths_of
-from kiroconsole.bulk import instance_of
+from kiroconsole.bulk import hot_cursor, instance_of
 from subscriptions.models import Profile, ProfileSettings
 
 CENT = Decimal("0.01")
@@ -34,7 +34,7 @@ def metering_settings(profile_id: str) -> ProfileSettings:
         f"JOIN {quote(Profile._meta.db_table)} p ON p.id = s.profile_id "
         "WHERE p.profile_id = %s AND p.deleted_at IS NULL"
     )
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, [profile_id])
         row = cursor.fetchone()
     if row is None:

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from kiroconsole.audit import Actor, audit_record
-from kiroconsole.bulk import instance_of
+from kiroconsole.bulk import hot_cursor, instance_of
 from kiroconsole.models import ApiToken, User
 from kiroconsole.roles import Role, role_of, user_role
 
@@ -182,6 +182,6 @@ def _token_rows(token_hash: str, now: datetime) -> list[tuple]:
         "WHERE t.token_hash = %s AND u.is_active AND t.revoked_at IS NULL "
         "AND (t.expires_at IS NULL OR t.expires_at > %s)"
     )
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, [token_hash, connection.ops.adapt_datetimefield_value(now)])
         return cursor.fetchall()

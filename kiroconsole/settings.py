@@ -166,6 +166,11 @@ else:
 if _db["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with a connection's health check at most once a second (kiroconsole/postgresql/base.py).
     _db["ENGINE"] = "kiroconsole.postgresql"
+    # Metering's statements (`kiroconsole.bulk.hot_cursor`) are prepared by PostgreSQL the fifth time a connection
+    # runs them; Django's own queries are never prepared. DATABASE_PREPARED_STATEMENTS=0 turns it off, for a pooler
+    # in transaction mode that does not carry prepared statements (PgBouncer before 1.21).
+    if os.environ.get("DATABASE_PREPARED_STATEMENTS", "1") != "0":
+        _db["OPTIONS"].setdefault("prepare_threshold", 5)
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

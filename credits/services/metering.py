@@ -49,7 +49,7 @@ from credits.services.alerts import Alerts
 from credits.services.rollups import Use, rollups_add
 from directory.models import DirectoryUser
 from kiroconsole.audit import Actor
-from kiroconsole.bulk import adapter, insert_rows, reader, update_by_key
+from kiroconsole.bulk import adapter, hot_cursor, insert_rows, reader, update_by_key
 from subscriptions.calendar import month_start, next_month_start
 from subscriptions.models import (
     GroupAssignment,
@@ -377,7 +377,7 @@ def _users(
     if names:
         params += [directory, names] if postgresql else [directory, *names]
     sql = _users_sql(connection.vendor, bool(ids), bool(names), len(ids), len(names))
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     by_id: dict[Any, _User] = {}
@@ -500,7 +500,7 @@ def _lock_balances(
         f"allowance_hundredths = {higher}({table}.allowance_hundredths, excluded.allowance_hundredths) "
         "RETURNING id, subscription_id, month, allowance_hundredths, plan_hundredths, overage_hundredths"
     )
-    with connection.cursor() as cursor, connection.wrap_database_errors:
+    with hot_cursor() as cursor, connection.wrap_database_errors:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     accounts = {}
@@ -844,7 +844,7 @@ def _lock_profile_shared(profile: Profile) -> None:
     if connection.vendor != "postgresql":
         return
     table = connection.ops.quote_name(Profile._meta.db_table)
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR KEY SHARE", [profile.pk])  # noqa: S608  # nosec B608
 
 

@@ -42,7 +42,7 @@ from credits.models import (
 )
 from directory.models import GroupMembership
 from directory.services import lock_users
-from kiroconsole.bulk import adapter
+from kiroconsole.bulk import adapter, hot_cursor
 from subscriptions.models import Profile
 
 # Every rollup table, the counters first (an order to delete them in).
@@ -201,7 +201,7 @@ def _group_daily(daily: dict[tuple, list[int]], locked: bool) -> dict[tuple, lis
     user_column, group_column = (quote(f"{name}_id") for name in ("user", "group"))
     select = f"SELECT {user_column}, {group_column} FROM {quote(GroupMembership._meta.db_table)} WHERE {user_column} "  # noqa: S608  # nosec B608
     groups: dict[Any, list[Any]] = {}  # the user's id -> its groups' ids, both in the database's form
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         if postgresql:
             cursor.execute(select + "= ANY(%s::uuid[])", ["{" + ",".join(users) + "}"])  # nosec B608
             found = [(str(user_id), str(group_id)) for user_id, group_id in cursor.fetchall()]
@@ -339,7 +339,7 @@ def _add(
     width = len(keys)
     rows = [(*key, *amounts) for key, amounts in sorted(totals.items())]
     created: set[tuple] = set()
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         statement = partial(_statement, _upsert_sql, model, tuple(keys), tuple(sums), returning)
         for chunk in _executions(cursor, statement, rows, width + len(sums)):
             if returning:
@@ -450,7 +450,7 @@ def _insert_marks(marks: set[tuple]) -> Counter:
     if not marks:
         return Counter()
     new: Counter = Counter()
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         for _ in _executions(cursor, partial(_statement, _marks_sql), sorted(marks), len(MARK_FIELDS)):
             for row in cursor.fetchall():
                 new[tuple(row)] += 1

@@ -3,10 +3,15 @@ a connection the server dropped is still replaced once it has been idle that lon
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.db import connection, connections
 from django.db.utils import Error
 
+from kiroconsole.bulk import hot_cursor
 from kiroconsole.postgresql import base as backend
 
 pytestmark = [
@@ -89,3 +94,48 @@ def test_an_idle_dropped_connection_is_closed_by_the_check(other, clock):
     with other.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
+
+
+def _prepared(marker: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{marker}%"])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_hot_statements_are_prepared_from_their_fifth_run_and_djangos_never():
+    for _ in range(6):
+        with hot_cursor() as cursor:
+            cursor.execute("SELECT %s::int + 1 AS hot_marker", [1])
+            assert cursor.fetchone() == (2,)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT %s::int + 1 AS cold_marker", [1])
+    assert len(_prepared("hot_marker")) == 1
+    assert _prepared("cold_marker") == []
+
+
+def test_hot_statements_are_seen_by_query_capture(django_assert_num_queries):
+    with django_assert_num_queries(1), hot_cursor() as cursor:
+        cursor.execute("SELECT 1 AS captured_marker")
+
+
+def test_without_prepared_statements_the_hot_cursor_is_djangos(monkeypatch):
+    options = {k: v for k, v in connections["default"].settings_dict["OPTIONS"].items() if k != "prepare_threshold"}
+    monkeypatch.setitem(connections["default"].settings_dict, "OPTIONS", options)
+    for _ in range(6):
+        with hot_cursor() as cursor:
+            cursor.execute("SELECT %s::int AS off_marker", [1])
+    assert _prepared("off_marker") == []
+
+
+def test_settings_prepare_unless_turned_off():
+    def threshold(**env: str) -> str:
+        code = (
+            "from kiroconsole import settings as s; print(s.DATABASES['default']['OPTIONS'].get('prepare_threshold'))"
+        )
+        environment = {**os.environ, "DATABASE_URL": "postgres://u@h/d", "DEBUG": "1", **env}
+        return subprocess.run(  # noqa: S603
+            [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    assert threshold() == "5"
+    assert threshold(DATABASE_PREPARED_STATEMENTS="0") == "None"
