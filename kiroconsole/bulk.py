@@ -59,13 +59,22 @@ def hot_cursor() -> Any:
         raw.cursor_factory = previous
 
 
-def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT `rows`, tuples of values of `fields` in the database's form (see `adapter`)."""
+def insert_rows(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]], *, hot: bool = False
+) -> None:
+    """INSERT `rows`, tuples of values of `fields` in the database's form (see `adapter`). `hot`: a statement run
+    again and again (metering's events): on PostgreSQL, up to COPY_FROM rows go as one INSERT of the columns'
+    arrays on a `hot_cursor`, prepared, rather than a statement a row."""
     if not rows:
         return
     connection = _connection()
     quote = connection.ops.quote_name
     columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)  # type: ignore[union-attr]
+    if hot and connection.vendor == "postgresql" and len(rows) <= COPY_FROM:
+        with hot_cursor() as cursor, connection.wrap_database_errors:
+            columns_values = [list(column) for column in zip(*rows, strict=True)]
+            cursor.execute(_insert_arrays_sql(model, tuple(fields)), columns_values)
+        return
     with connection.cursor() as cursor, connection.wrap_database_errors:  # psycopg's errors as Django's
         if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy") and len(rows) > COPY_FROM:
             sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
@@ -80,6 +89,23 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
             placeholders = ", ".join(["%s"] * len(fields))
             sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608  # nosec B608
             cursor.executemany(sql, rows)
+
+
+@cache
+def _insert_arrays_sql(model: type[models.Model], fields: tuple[str, ...]) -> str:
+    """PostgreSQL: INSERT of the rows whose columns come as one array each (`insert_rows(hot=True)`)."""
+    connection = _connection()
+    quote = connection.ops.quote_name
+    names, arrays = [], []
+    for name in fields:
+        field: Any = model._meta.get_field(name)
+        names.append(quote(field.column))
+        db_type = field.cast_db_type(connection) or "text"
+        arrays.append(f"%s::{'text' if db_type.startswith('varchar') else db_type}[]")
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(names)}) "  # noqa: S608  # nosec B608
+        f"SELECT * FROM unnest({', '.join(arrays)})"
+    )
 
 
 def update_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

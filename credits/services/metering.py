@@ -778,7 +778,7 @@ def _decide_new(
                 remote_addr,
             )
         )
-    insert_rows(UsageEvent, EVENT_FIELDS, rows)
+    insert_rows(UsageEvent, EVENT_FIELDS, rows, hot=True)
     _write_balances(accounts.values(), ctx.shared.values(), received, forms)
     names = {user.pk: user.user_name for user in users.values()}
     for (sub_id, month), account in accounts.items():

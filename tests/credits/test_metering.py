@@ -6,7 +6,9 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
+from credits.events import event_parse
 from credits.models import Balance, Notification, Outcome, ProfileBalance, Reason, UsageEvent
 from credits.selectors import balance_mismatches
 from credits.services import (
@@ -15,7 +17,7 @@ from credits.services import (
     subscription_set_overage_cap,
 )
 from directory import services as directory
-from subscriptions.models import GroupAssignment, Subscription, SubscriptionStatus
+from subscriptions.models import AiModel, GroupAssignment, Subscription, SubscriptionStatus
 from subscriptions.services import (
     group_assign,
     profile_settings_update,
@@ -326,3 +328,36 @@ def test_check_balances_reports_a_balance_that_differs_from_its_events(metered):
     Balance.objects.update(plan_hundredths=5)
     with pytest.raises(CommandError, match="1 balance"):
         call_command("check_balances")
+
+
+@pytest.mark.parametrize("count", [1, 3, 20])  # up to COPY_FROM rows: one INSERT of arrays on PostgreSQL
+def test_events_are_stored_as_sent_whatever_their_text(metered, count):
+    """The events' INSERT (`insert_rows(hot=True)`: the columns as arrays on PostgreSQL) keeps every value as it
+    came: keys and senders with quotes, backslashes, braces, commas and NULL-like text, no address and IPv6."""
+    from credits.services import usage_record
+    from kiroconsole.audit import Actor
+
+    tricky = ['a"b', "c\\d", "{e,f}", "NULL", "'i'"]  # keys: printable ASCII without spaces
+    labels = [*tricky, "g h", "ü,ß"]
+    ann, bob = metered.users["ann"], metered.users["bob"]
+    now = timezone.now()
+    raws = [event(ann if n % 2 else bob, f"{n + 1}.25", key=f"{tricky[n % len(tricky)]}-{n}") for n in range(count)]
+    models = frozenset(AiModel.objects.values_list("code", flat=True))
+    events = [event_parse(raw, now=now, models=models) for raw in raws]
+    actors = [
+        Actor(source="api", actor_type="api_token", label=f"client {labels[n % len(labels)]}",
+              remote_addr=[None, "10.0.0.1", "2001:db8::1"][n % 3])
+        for n in range(count)
+    ]  # fmt: skip
+    results = usage_record(profile=metered.profile, events=events, actor=actors[0], actors=actors, now=now)
+    assert [r.status for r in results] == ["accepted"] * count
+    stored = {e.idempotency_key: e for e in UsageEvent.objects.filter(profile=metered.profile)}
+    assert set(stored) == {raw["idempotency_key"] for raw in raws}
+    for n, raw in enumerate(raws):
+        row = stored[raw["idempotency_key"]]
+        assert row.recorded_by == actors[n].label
+        assert row.remote_addr == actors[n].remote_addr
+        assert row.credits == Decimal(f"{n + 1}.25") and row.plan_credits == row.credits
+        assert row.occurred_at == now and row.user_id == (ann if n % 2 else bob).pk
+        assert row.tier_id == ("PRO" if n % 2 else "PRO_PLUS")
+    assert balance_mismatches() == []
