@@ -49,7 +49,13 @@ class Config:
         return f"--workers {self.workers} --worker-class gthread --threads {self.threads}"
 
     def args(self) -> list[str]:
-        extra = ["--worker-class", "gthread", "--threads", str(self.threads)] if self.worker_class == "gthread" else []
+        extra = (
+            # At most as many connections as threads a worker: the workers share the clients evenly (else the one
+            # that wins the race to accept takes most of them and its GIL caps them while the other idles).
+            ["--worker-class", "gthread", "--threads", str(self.threads), "--worker-connections", str(self.threads)]
+            if self.worker_class == "gthread"
+            else []
+        )
         return ["--workers", str(self.workers), *extra]
 
 

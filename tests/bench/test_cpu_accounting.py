@@ -50,7 +50,7 @@ def test_on_sqlite_postgresql_is_someone_else():
     ("text", "args"),
     [
         ("sync:4", ["--workers", "4"]),
-        ("gthread:2x4", ["--workers", "2", "--worker-class", "gthread", "--threads", "4"]),
+        ("gthread:2x4", ["--workers", "2", "--worker-class", "gthread", "--threads", "4", "--worker-connections", "4"]),
     ],
 )
 def test_gunicorn_configurations_read_as_written(text, args):
