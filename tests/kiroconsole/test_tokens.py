@@ -82,6 +82,70 @@ def test_revoked_token_gets_401_from_the_api(metering_user):
     assert response.json() == {"detail": "Unauthorized"}
 
 
+# --- A token found valid is taken as valid for a second by the process that checked it -----------------------
+
+
+@pytest.fixture
+def fresh_checks():
+    from kiroconsole import services
+
+    services.forget_verified_tokens()
+    yield services
+    services.forget_verified_tokens()
+
+
+def test_a_token_checked_within_the_second_is_not_read_again(metering_user, fresh_checks, django_assert_num_queries):
+    _, raw = api_token_create(user=metering_user, name="m", expires_at=None, actor=ACTOR)
+    first = api_token_authenticate(raw)
+    with django_assert_num_queries(0):
+        again = api_token_authenticate(raw)
+    assert again is not None and again is not first and again.pk == first.pk
+    assert again.user.username == metering_user.username
+
+
+def test_a_revocation_by_another_process_holds_within_the_second(metering_user, fresh_checks, monkeypatch):
+    token, raw = api_token_create(user=metering_user, name="m", expires_at=None, actor=ACTOR)
+    clock = [100.0]
+    monkeypatch.setattr(fresh_checks.time, "monotonic", lambda: clock[0])
+    assert api_token_authenticate(raw) is not None
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())  # another server: no signal here
+    clock[0] += 0.5
+    assert api_token_authenticate(raw) is not None  # still taken as valid, within the second
+    clock[0] += 0.6
+    assert api_token_authenticate(raw) is None
+    clock[0] += 0.1
+    assert api_token_authenticate(raw) is None  # a refused token is never kept
+
+
+def test_an_expiry_holds_to_the_instant(metering_user, fresh_checks, monkeypatch):
+    expires = timezone.now() + timedelta(minutes=5)
+    _, raw = api_token_create(user=metering_user, name="m", expires_at=expires, actor=ACTOR)
+    assert api_token_authenticate(raw) is not None
+    monkeypatch.setattr(fresh_checks.timezone, "now", lambda: expires + timedelta(microseconds=1))
+    assert api_token_authenticate(raw) is None
+
+
+def test_changes_in_this_process_hold_at_once(metering_user, fresh_checks):
+    from kiroconsole.roles import Role, user_role
+    from kiroconsole.services import console_user_set_role
+
+    _, raw = api_token_create(user=metering_user, name="m", expires_at=None, actor=ACTOR)
+    assert user_role(api_token_authenticate(raw).user) == Role.METERING
+    console_user_set_role(user=metering_user, role=Role.VIEWER, actor=ACTOR)
+    assert user_role(api_token_authenticate(raw).user) == Role.VIEWER
+    metering_user.is_active = False
+    metering_user.save()
+    assert api_token_authenticate(raw) is None
+
+
+def test_the_check_may_run_on_every_call(metering_user, fresh_checks, settings, django_assert_num_queries):
+    settings.API_TOKEN_CHECK_SECONDS = 0
+    _, raw = api_token_create(user=metering_user, name="m", expires_at=None, actor=ACTOR)
+    api_token_authenticate(raw)
+    with django_assert_num_queries(1):
+        assert api_token_authenticate(raw) is not None
+
+
 # --- The page ----------------------------------------------------------------------------------------------
 
 
