@@ -30,7 +30,8 @@ class KiroConsoleConfig(AppConfig):
 
         for model in (ApiToken, User, Group):
             for signal in (post_save, post_delete):
-                signal.connect(forget_verified_tokens_on_commit, sender=model, dispatch_uid=f"kiro.forget.{model}")
+                uid = f"kiroconsole.forget_verified_tokens.{model.__name__}"
+                signal.connect(forget_verified_tokens_on_commit, sender=model, dispatch_uid=uid)
         m2m_changed.connect(
             forget_verified_tokens_on_commit, sender=User.groups.through, dispatch_uid="kiro.forget.groups"
         )

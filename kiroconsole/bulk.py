@@ -91,20 +91,24 @@ def insert_rows(
             cursor.executemany(sql, rows)
 
 
+def array_params(model: type[models.Model], names: Sequence[str]) -> str:
+    """PostgreSQL: one parameter per field, each cast to an array of the field's type (`%s::uuid[], %s::text[]`),
+    for statements that take a column of values as one array (varchar as text: its length is checked on write)."""
+    casts = []
+    for name in names:
+        db_type = model._meta.get_field(name).cast_db_type(_connection()) or "text"  # type: ignore[union-attr]
+        casts.append(f"%s::{'text' if db_type.startswith('varchar') else db_type}[]")
+    return ", ".join(casts)
+
+
 @cache
 def _insert_arrays_sql(model: type[models.Model], fields: tuple[str, ...]) -> str:
     """PostgreSQL: INSERT of the rows whose columns come as one array each (`insert_rows(hot=True)`)."""
-    connection = _connection()
-    quote = connection.ops.quote_name
-    names, arrays = [], []
-    for name in fields:
-        field: Any = model._meta.get_field(name)
-        names.append(quote(field.column))
-        db_type = field.cast_db_type(connection) or "text"
-        arrays.append(f"%s::{'text' if db_type.startswith('varchar') else db_type}[]")
+    quote = _connection().ops.quote_name
+    names = ", ".join(quote(model._meta.get_field(name).column) for name in fields)  # type: ignore[union-attr]
     return (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(names)}) "  # noqa: S608  # nosec B608
-        f"SELECT * FROM unnest({', '.join(arrays)})"
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608  # nosec B608
+        f"SELECT * FROM unnest({array_params(model, fields)})"
     )
 
 

@@ -42,7 +42,7 @@ from credits.models import (
 )
 from directory.models import GroupMembership
 from directory.services import lock_users
-from kiroconsole.bulk import adapter, hot_cursor
+from kiroconsole.bulk import adapter, array_params, hot_cursor
 from subscriptions.models import Profile
 
 # Every rollup table, the counters first (an order to delete them in).
@@ -406,13 +406,9 @@ def _rows_sql(model: type[models.Model], names: Sequence[str], count: int) -> st
     if count:
         one = "(" + ", ".join(["%s"] * len(names)) + ")"
         return "VALUES " + ", ".join([one] * count)
-    types = []
-    for name in names:
-        db_type = model._meta.get_field(name).cast_db_type(connection) or "text"  # type: ignore[union-attr]
-        types.append("text" if db_type.startswith("varchar") else db_type)
-    arrays = ", ".join(f"%s::{db_type}[]" for db_type in types)
     values = ", ".join(f"v.c{index}" for index in range(len(names)))
     aliases = ", ".join(f"c{index}" for index in range(len(names)))
+    arrays = array_params(model, names)
     return f"SELECT {values} FROM unnest({arrays}) WITH ORDINALITY AS v({aliases}, n) ORDER BY v.n"  # noqa: S608  # nosec B608
 
 
