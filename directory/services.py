@@ -154,6 +154,12 @@ def directory_user_update(*, user: DirectoryUser, actor: Actor, **changes: Any) 
         except IntegrityError as exc:
             raise ConflictError("Another request took this user name or email at the same time.") from exc
         audit_record(actor=actor, action="directory_user.update", target=user, before=before, after=after)
+        # The rename first, as an import sends them: it locks all the directory's profiles in id order, the
+        # activation's receivers some of them, in the same order.
+        if before["user_name"] != after["user_name"]:
+            signals.users_renamed.send(
+                sender=DirectoryUser, identity_center=user.identity_center, user_ids=[user.pk], actor=actor
+            )
         if before["active"] != after["active"]:
             signals.users_activation_changed.send(
                 sender=DirectoryUser,
@@ -161,10 +167,6 @@ def directory_user_update(*, user: DirectoryUser, actor: Actor, **changes: Any) 
                 user_ids=[user.pk],
                 active=user.active,
                 actor=actor,
-            )
-        if before["user_name"] != after["user_name"]:
-            signals.users_renamed.send(
-                sender=DirectoryUser, identity_center=user.identity_center, user_ids=[user.pk], actor=actor
             )
     return user
 
