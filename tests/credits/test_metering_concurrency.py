@@ -86,3 +86,45 @@ def test_a_replay_storm_counts_each_key_once(catalogues, org):
         assert Balance.objects.get(subscription=sub).plan_used == Decimal("250.00")
     assert balance_mismatches() == []
     assert rollups_differences() == []
+
+
+def test_batches_activating_pending_users_and_moving_active_ones_racing_lock_in_one_order(catalogues, org, clock):
+    """Batches naming Pending users (their first use activates them, `FOR UPDATE`) and Active ones (their "last
+    active" moves) in every order race one another: no deadlock nor error; each Pending subscription is activated
+    once, with one open Active period; the books agree."""
+    users = []
+    for i in range(8):
+        users.append(
+            directory.directory_user_create(
+                identity_center=org.ic,
+                actor=ACTOR,
+                user_name=f"mixed{i}",
+                display_name=f"Mixed {i}",
+                given_name="Mixed",
+                family_name=str(i),
+                email=f"mixed{i}@example.com",
+            )
+        )
+    subscription_subscribe(profile=org.profile, users=users, tier="POWER", actor=ACTOR)
+    active, pending = users[:4], users[4:]
+    first = record(org.profile, *[event(user, "1") for user in active])
+    assert [r.status for r in first] == ["accepted"] * 4
+    clock.set(2026, 11, 15, 13)  # an hour later: the race moves the Active ones' "last active"
+
+    def batch(i: int) -> None:
+        named = [users[(i * 3 + n) % len(users)] for n in range(5)]
+        named = named if i % 2 else list(reversed(named))
+        record(org.profile, *[event(user, "0.25", key=f"mixed-{i}-{n}") for n, user in enumerate(named)])
+
+    errors = race(*[lambda i=i: batch(i) for i in range(THREADS)])
+    assert errors == []
+    subs = Subscription.objects.filter(profile=org.profile, user__in=users)
+    assert set(subs.values_list("status", flat=True)) == {"ACTIVE"}
+    for sub in subs.filter(user__in=pending):
+        assert sub.periods.filter(ends_at__isnull=True).count() == 1
+        assert sub.periods.filter(status="ACTIVE").count() == 1
+    for sub in subs.filter(user__in=active):
+        assert sub.last_active_at > sub.activated_at  # moved by the race's events
+    assert UsageEvent.objects.filter(idempotency_key__startswith="mixed-").count() == THREADS * 5
+    assert balance_mismatches() == []
+    assert rollups_differences() == []
