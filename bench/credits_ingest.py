@@ -5,10 +5,15 @@ same rows, and one at a time against gunicorn with concurrent clients.
    (django.test.Client: the whole middleware stack, the bearer token, parsing, `usage_record`), against the same
    1,000 `UsageEvent` rows written raw by `kiroconsole.bulk.insert_rows` in one transaction (COPY on PostgreSQL, one
    prepared INSERT run by `executemany` on SQLite, the rows converted beforehand), interleaved round by round.
-   Target: the API's events/s at least 30% of the raw insert's.
+   Target: the API's events/s at least 30% of the raw insert's. The batches walk the Active users in turn (960 a
+   batch, plus 40 first uses of Pending ones) with random client types and models, so nearly every event is its
+   user's first of the day and of the month: the rollups get new rows (daily, monthly, per user and month) and nine
+   active-user marks an event, 13 rows written for each raw one: the dearest case. (2026-11-29: the same 960 users in
+   every batch gave 0.09x on SQLite and 0.11x on PostgreSQL, against 0.07x here.)
 2. Single events: gunicorn (`kiroconsole.wsgi`, production settings) on 127.0.0.1, driven by `wrk` (a Lua script
    makes a unique idempotency key and picks a random user per request) over 64 keep-alive connections (gunicorn's
-   sync workers close each after one answer; wrk reconnects): many clients at once, as a metering service meets
+   sync workers, and gthread workers with as many connections as threads, close each after one answer; wrk
+   reconnects): many clients at once, as a metering service meets
    them, so that the threads of a gthread worker find company for a group commit (`usage_record_one`). A few worker
    configurations are probed for a few seconds each, the best one then runs for `--max-seconds` (30 s by default).
    Target: 1,000 events/s. Every answer must be 201, every request wrk sent must have made exactly one event, and
