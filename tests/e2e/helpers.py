@@ -29,6 +29,13 @@ def login(page: Page, live_server, username: str, password: str) -> None:
     expect(page).not_to_have_url(re.compile(r"/login/"))
 
 
+def htmx_settled(page: Page) -> None:
+    """Wait until htmx has no request in flight and has wired what it swapped in. htmx activates new content's
+    `hx-*` attributes when it settles, `defaultSettleDelay` (20 ms) after the swap: a test that acts on a swapped-in
+    control sooner than a person could loses the event (seen once in CI: a select changed within that window)."""
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")).to_have_count(0)
+
+
 def check_a11y(page: Page) -> None:
     """Run axe-core on the page as it is now; fail listing every serious or critical violation."""
     violations = _axe.run(page).response["violations"]

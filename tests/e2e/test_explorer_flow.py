@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import (
     check_a11y,
+    htmx_settled,
     login,
     people_in_directory,
     profile_on_new_directory,
@@ -100,12 +101,14 @@ def test_explore_usage_by_range_user_and_model_and_download_it(page: Page, live_
     expect(page).to_have_url(re.compile(r"from=\d{4}-\d\d-\d\d"))
 
     # Group by user, then by model: the select swaps the results in place and pushes the URL.
+    htmx_settled(page)
     page.get_by_label("Group by").select_option("user")
     expect(page.locator("#table-main thead")).to_contain_text("User")
     expect(page.locator(ROWS)).to_have_count(2)
     expect(page.locator(ROWS).first).to_contain_text(re.compile(r"Maya Chen \(maya\.chen\)\s+75\.00"))
     expect(page.locator(ROWS).first.get_by_role("link", name="Maya Chen (maya.chen)")).to_be_visible()
     expect(page).to_have_url(re.compile(r"group_by=user"))
+    htmx_settled(page)
     page.get_by_label("Group by").select_option("model")
     expect(page.locator("#table-main thead")).to_contain_text("Model")
     expect(page.locator(ROWS)).to_have_count(2)
@@ -116,6 +119,7 @@ def test_explore_usage_by_range_user_and_model_and_download_it(page: Page, live_
     check_a11y(page)
 
     # Sort by total credits, least first: the table alone is swapped, the CSV link follows.
+    htmx_settled(page)
     page.locator("#table-main thead").get_by_role("link", name="Total credits").click()
     expect(page.locator(ROWS).first).to_contain_text("Claude Sonnet 4.5")
     expect(page).to_have_url(re.compile(r"sort=credits"))
@@ -135,6 +139,7 @@ def test_explore_usage_by_range_user_and_model_and_download_it(page: Page, live_
     screenshot(page, "usage-explorer")
 
     # A reversed range is said at its field; the results wait until it is fixed.
+    htmx_settled(page)
     page.get_by_label("From (UTC)").fill(f"{today:%Y-%m-%d}")
     page.get_by_label("To (UTC, included)").fill(f"{today - datetime.timedelta(days=3):%Y-%m-%d}")
     page.get_by_role("button", name="Show").click()
