@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from kiroconsole.models import Source
-from tests.e2e.helpers import check_a11y, login, screenshot, url_of
+from tests.e2e.helpers import check_a11y, htmx_settled, login, screenshot, url_of
 from tests.factories import PASSWORD, AuditEventFactory
 
 ROWS = "#table-main tbody tr"
@@ -131,6 +131,7 @@ def test_administrator_logs_in_reads_the_audit_log_and_logs_out(page: Page, live
     expect(page).to_have_url(url_of(live_server, "/audit/"))
     expect(page.locator(ROWS)).to_have_count(50)
     mark_document(page)
+    htmx_settled(page)
     page.locator("#table-main thead").get_by_role("link", name="Who").click()
     expect(page).to_have_url(re.compile(r"[?&]sort=actor_label(&|$)"))
     expect(page.locator("#table-main th[aria-sort]")).to_have_attribute("aria-sort", "ascending")
@@ -142,6 +143,7 @@ def test_administrator_logs_in_reads_the_audit_log_and_logs_out(page: Page, live
     screenshot(page, "05-audit-log-sorted-by-who")
 
     # Page 2 keeps the sort order.
+    htmx_settled(page)
     page.get_by_role("navigation", name="Pages").get_by_role("link", name="Page 2").click()
     expect(page).to_have_url(re.compile(r"[?&]page=2(&|$)"))
     expect(page).to_have_url(re.compile(r"[?&]sort=actor_label(&|$)"))

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.helpers import check_a11y, login, screenshot, url_of
+from tests.e2e.helpers import check_a11y, htmx_settled, login, screenshot, url_of
 from tests.factories import PASSWORD
 
 PROFILE_URL = re.compile(r"/profiles/[A-Z0-9]{12}/$")
@@ -66,6 +66,7 @@ def choose(page: Page, select: Locator, label: str) -> None:
     """Pick an option in the create form, as from the keyboard, and wait until htmx has swapped in the form it
     checked (each choice posts the form with ?validate=1 and replaces #profile-create). The focus stays on the
     select the user was in, although the swap replaced it."""
+    htmx_settled(page)  # the form swapped in by the last choice answers events once htmx has wired it
     page.locator("#profile-create").evaluate("el => el.setAttribute('data-stale', '')")
     select.focus()
     select.select_option(label=label)
@@ -241,6 +242,7 @@ def test_administrator_changes_settings_card_by_card(page: Page, live_server, ad
     expect(models.get_by_label("Only approved models")).to_be_checked()
     models.scroll_into_view_if_needed()
     screenshot(page, "profiles-09-settings-default-model-error")
+    htmx_settled(page)
     models.get_by_label("Default model").select_option(label="Claude Sonnet 4.5")
     models.get_by_role("button", name="Save").click()
     expect(models.get_by_role("status")).to_have_text("✓ Saved")

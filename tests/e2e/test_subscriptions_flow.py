@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import (
     check_a11y,
+    htmx_settled,
     login,
     people_in_directory,
     profile_on_new_directory,
@@ -94,7 +95,9 @@ def test_administrator_subscribes_a_group_changes_a_plan_and_unsubscribes(
     expect(pro_plus).to_have_accessible_description(re.compile(r"2,000 credits a month \$40\.00 per user a month"))
     check_a11y(page)
     screenshot(page, "subscriptions-01-subscribe-tier")
+    htmx_settled(page)
     pro_plus.check()
+    htmx_settled(page)
     dialog.get_by_role("button", name="Next: choose who").click()
 
     # Step 2: groups (as the Groups tab asked), found as you type; Add puts one among the chosen.
@@ -106,6 +109,7 @@ def test_administrator_subscribes_a_group_changes_a_plan_and_unsubscribes(
     add = dialog.get_by_role("button", name="Add Platform")
     expect(add).to_be_visible()
     expect(dialog.get_by_role("button", name="Add Research")).to_have_count(0)
+    htmx_settled(page)
     add.focus()
     page.keyboard.press("Enter")  # keyboard only
     chosen = dialog.locator("section.chosen")
@@ -114,6 +118,7 @@ def test_administrator_subscribes_a_group_changes_a_plan_and_unsubscribes(
     assert_same_document(page)
     check_a11y(page)
     screenshot(page, "subscriptions-02-subscribe-choose-group")
+    htmx_settled(page)
     dialog.get_by_role("button", name="Next: confirm").click()
 
     # Step 3: the summary, then the assignment: the dialog closes, the message says who was subscribed.
@@ -121,6 +126,7 @@ def test_administrator_subscribes_a_group_changes_a_plan_and_unsubscribes(
     expect(dialog).to_contain_text("Each member is subscribed at Pro+")
     check_a11y(page)
     screenshot(page, "subscriptions-03-subscribe-confirm")
+    htmx_settled(page)
     dialog.get_by_role("button", name="Assign 1 group").click()
     expect(dialog).to_be_hidden()
     expect(page.locator("#messages")).to_have_text("Assigned Platform at Pro+. Subscribed 4 users at Pro+.")
@@ -132,12 +138,14 @@ def test_administrator_subscribes_a_group_changes_a_plan_and_unsubscribes(
     screenshot(page, "subscriptions-04-group-assigned")
 
     # The Users tab: the four members are Pending at Pro+, through Platform; grace has her direct Pro Max.
+    htmx_settled(page)
     tabs.get_by_role("link", name="Users").click()
     expect(page).to_have_url(url_of(live_server, profile_url + "users/"))
     expect(page.locator(ROWS)).to_have_count(5)
     for user_name in PLATFORM:
         expect(row(page, user_name)).to_contain_text(re.compile(r"Pending\s+Pro\+\s+—\s+Platform · Pro\+"))
     expect(row(page, "grace.lindqvist")).to_contain_text(re.compile(r"Pending\s+Pro Max\s+—\s+Direct · Pro Max"))
+    htmx_settled(page)
     page.get_by_label("Status").select_option("PENDING")
     expect(page).to_have_url(re.compile(r"status=PENDING"))
     expect(page.locator(".table-summary")).to_have_text("5 results")
@@ -145,9 +153,11 @@ def test_administrator_subscribes_a_group_changes_a_plan_and_unsubscribes(
     screenshot(page, "subscriptions-05-users-pending")
 
     # Change grace's plan down: the Pro card says it applies from the 1st; the row then shows the next tier.
+    htmx_settled(page)
     row(page, "grace.lindqvist").get_by_role("checkbox", name="Select grace.lindqvist").check()
     expect(page.locator("[data-selected-count]")).to_have_text("1 selected")
     mark_document(page)
+    htmx_settled(page)
     page.get_by_role("button", name="Change plan").click()
     expect(dialog).to_be_visible()
     expect(dialog.get_by_role("heading", name="Change the plan of grace.lindqvist")).to_be_visible()
@@ -158,9 +168,11 @@ def test_administrator_subscribes_a_group_changes_a_plan_and_unsubscribes(
     expect(dialog.get_by_role("radio", name="Power")).to_have_accessible_description(
         re.compile(r"Upgrade: applies now\.")
     )
+    htmx_settled(page)
     pro.check()
     check_a11y(page)
     screenshot(page, "subscriptions-06-change-plan-down")
+    htmx_settled(page)
     dialog.get_by_role("button", name="Change plan").click()
     expect(dialog).to_be_hidden()
     expect(page.locator("#messages")).to_have_text(f"grace.lindqvist moves down to Pro on {first_words}.")
@@ -170,7 +182,9 @@ def test_administrator_subscribes_a_group_changes_a_plan_and_unsubscribes(
     screenshot(page, "subscriptions-07-next-tier")
 
     # Unsubscribe ada: the confirmation says until when, and that Platform no longer counts for her.
+    htmx_settled(page)
     row(page, "ada.okafor").get_by_role("checkbox", name="Select ada.okafor").check()
+    htmx_settled(page)
     page.get_by_role("button", name="Unsubscribe").click()
     expect(dialog.get_by_role("heading", name="Unsubscribe ada.okafor?")).to_be_visible()
     expect(dialog).to_contain_text(f"until {first_words}, 00:00 UTC")
@@ -180,11 +194,13 @@ def test_administrator_subscribes_a_group_changes_a_plan_and_unsubscribes(
     )
     check_a11y(page)
     screenshot(page, "subscriptions-08-unsubscribe-confirm")
+    htmx_settled(page)
     dialog.get_by_role("button", name="Unsubscribe ada.okafor").click()
     expect(dialog).to_be_hidden()
     expect(page.locator("#messages")).to_have_text(f"Unsubscribed ada.okafor: access until {first_words}.")
     # The table keeps its filter (Pending): ada is Canceled now, so she left it.
     expect(page.locator(".table-summary")).to_have_text("4 results")
+    htmx_settled(page)
     page.get_by_label("Status").select_option("CANCELED")
     expect(page.locator(ROWS)).to_have_count(1)
     expect(row(page, "ada.okafor")).to_contain_text(re.compile(rf"Canceled\s*access until {first_iso}"))
@@ -193,6 +209,7 @@ def test_administrator_subscribes_a_group_changes_a_plan_and_unsubscribes(
     screenshot(page, "subscriptions-09-canceled-access-until")
 
     # The profile page counts them by tier and status; the bill has no seat (nobody has used Kiro yet).
+    htmx_settled(page)
     tabs.get_by_role("link", name="Overview").click()
     counts = page.locator("table.counts-table")
     pro_plus_row = counts.locator("tbody tr").filter(has=page.get_by_role("rowheader", name="Pro+", exact=True))
