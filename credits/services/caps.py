@@ -32,7 +32,7 @@ def _set_cap(queryset, pk: Any, cap: Any, actor: Actor, action: str, naming: tup
     """Lock the row, change its `overage_cap` if it differs, and audit the change with the row's name."""
     new = _cap(cap)
     with transaction.atomic():
-        current = queryset.select_for_update().get(pk=pk)
+        current = queryset.select_for_update(of=("self",)).get(pk=pk)  # the row alone, not what it joins
         if current.overage_cap != new:
             key, name_of = naming
             before = _text(current.overage_cap)

@@ -358,6 +358,10 @@ def _write_group(request: HttpRequest, token: ScimToken, group, changes: dict, m
         missing = [str(user_id) for user_id in added if user_id not in users]
         if missing:
             raise bad_request(f"There is no user {', '.join(missing[:5])} in this directory.")
+        # Every member this write changes, locked first and in id order, as one membership change locks its users
+        # before its receivers lock the profiles that follow the group: else the add's profile locks would come
+        # before the removed users' rows, the reverse of a rename's order (the user, then the profiles).
+        services.lock_users([*added, *(user_id for user_id in removed if user_id in users)], exclusive=True)
         if changes:
             services.directory_group_update(group=group, actor=write_actor, **changes)
         if added:

@@ -15,12 +15,14 @@ from django.utils import timezone
 
 from credits.models import Outcome, UsageEvent
 from credits.selectors import balance_mismatches
+from credits.services import metering
 from credits.services.rollups import rollups_differences
 from directory import services as directory
 from directory.importers import directory_users_import
 from directory.models import DirectoryUser
 from subscriptions.models import Profile, Subscription
 from subscriptions.services import subscription_subscribe
+from subscriptions.services.subscribing import subscriptions_follow_renames
 from tests.credits.conftest import ACTOR, event, record
 from tests.threads import race
 
@@ -104,14 +106,17 @@ def test_a_rename_waits_for_metering_holding_the_profile_instead_of_deadlocking(
         thread.start()
     for thread in threads:
         thread.join(60)
+        assert not thread.is_alive()
     assert errors == []
     names = dict(Subscription.objects.filter(profile=org.profile).values_list("user_id", "user_name"))
     assert names == {ann.pk: "Ann", bob.pk: "Bob"}
 
 
-def test_renames_and_events_of_the_same_users_racing_all_succeed_and_the_books_agree(catalogues, org):
+def test_renames_and_events_of_the_same_users_racing_all_succeed_and_the_books_agree(catalogues, org, monkeypatch):
     """Threads posting batches for ann, bob and cat race threads renaming two or three of them at once, in both
-    profiles: no error, every event counted once, each subscription under its user's last name."""
+    profiles: no error (metering's retry of a deadlock's victim is off, so a deadlock would show), every event
+    counted once, each subscription under its user's last name."""
+    monkeypatch.setattr(metering, "RETRY_STATES", set())
     people = [org.users[name] for name in ("ann", "bob", "cat")]
     for profile in (org.profile, org.other):
         subscription_subscribe(profile=profile, users=people, tier="POWER", actor=ACTOR)
@@ -137,3 +142,57 @@ def test_renames_and_events_of_the_same_users_racing_all_succeed_and_the_books_a
             DirectoryUser.objects.get(pk=user.pk).user_name for user in people
         )
     assert UsageEvent.objects.exclude(outcome=Outcome.REJECTED).count() == 24
+
+
+def test_a_scim_group_write_adding_and_removing_members_waits_for_a_rename_of_a_removed_member(catalogues, org):
+    """A SCIM PATCH of an assigned group adds one member and removes another in one transaction; the add takes the
+    profile's lock (the subscriptions follow). A rename holds the removed member's row and then wants the profiles
+    (`subscriptions_follow_renames`). The group write locks every member it changes first, in id order, so it
+    waits for the rename at the user instead of holding the profile the rename waits for (a deadlock)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite runs one writing transaction at a time")
+    from directory.services import scim_token_create
+    from subscriptions.services import group_assign
+    from tests.directory.scim.conftest import ScimClient, patch_body
+
+    ann, cat, research = org.users["ann"], org.users["cat"], org.groups["Research"]
+    group_assign(profile=org.profile, group=research, tier="PRO", actor=ACTOR)
+    _, raw = scim_token_create(identity_center=org.ic, actor=ACTOR)
+    holding, errors, answers = threading.Event(), [], []
+
+    def rename() -> None:  # directory_user_update's order, paused between the user's row and the profiles
+        try:
+            with transaction.atomic():
+                DirectoryUser.objects.filter(pk=cat.pk).update(user_name="Cat")
+                holding.set()
+                assert waiting_for_a_lock(), "the group write never waited"
+                subscriptions_follow_renames(identity_center=org.ic, user_ids=[cat.pk])
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            holding.set()
+            connection.close()
+
+    def group_write() -> None:
+        try:
+            assert holding.wait(10)
+            body = patch_body(
+                {"op": "add", "path": "members", "value": [{"value": str(ann.pk)}]},
+                {"op": "remove", "path": f'members[value eq "{cat.pk}"]'},
+            )
+            answers.append(ScimClient(raw).send("PATCH", f"/Groups/{research.pk}", body).status_code)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=rename), threading.Thread(target=group_write)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+        assert not thread.is_alive()
+    assert errors == []
+    assert len(answers) == 1 and answers[0] in {200, 204}
+    assert set(research.memberships.values_list("user__user_name", flat=True)) == {"ann", "bob"}
+    assert Subscription.objects.get(profile=org.profile, user=cat).user_name == "Cat"
