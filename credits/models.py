@@ -239,7 +239,8 @@ class Notification(models.Model):
 # SQLite a page of the write-ahead log and, at the checkpoint, of the file; measured: a fifth of the bytes written
 # per single event). `db_index=False` on a foreign key whose column leads a unique constraint or an index (every
 # read of the column uses that one), and on `user` where every read names the profile too (the (profile, user, …)
-# indexes serve it; users are never deleted, only marked deleted, so no foreign key check looks a user up alone).
+# indexes serve it). The console never deletes a user, only marks it deleted; deleting one outright (the benches'
+# clean-up does) has its foreign key checks scan these tables.
 
 
 class UsageTotalsBase(models.Model):
@@ -333,7 +334,9 @@ class UserMonthlyUsage(UsageTotalsBase):
                 F("month"),
                 (F("plan_hundredths") + F("overage_hundredths")).desc(),
                 name="user_monthly_usage_total_idx",
-            )
+            ),
+            # A user's (or a group's users') months: the explorer filtered by user or group over whole months.
+            models.Index(fields=["profile", "user", "month"], name="user_monthly_usage_user_idx"),
         ]
 
     def __str__(self) -> str:

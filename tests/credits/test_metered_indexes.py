@@ -57,6 +57,7 @@ def test_the_column_has_no_index_of_its_own_and_another_leads_with_it_where_read
 
 @pytest.mark.parametrize("model", [DailyUsage, MonthlyUsage, UserMonthlyUsage])
 def test_a_users_rollup_rows_of_a_profile_are_found_by_an_index(model):
-    """The explorer, the report and the group moves read a user's rows within a profile."""
+    """The explorer, the report and the group moves read a user's rows within a profile, over any span: an index
+    that leads with (profile, user) finds them without reading every other user's rows of the span."""
     profile, user = (model._meta.get_field(name).column for name in ("profile", "user"))
-    assert any(columns[:1] == [profile] and user in columns[:3] for _, columns in indexes(model))
+    assert any(columns[:2] == [profile, user] for _, columns in indexes(model))
