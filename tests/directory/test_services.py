@@ -622,3 +622,25 @@ def test_group_changes_are_audited(identity_center, people):
     assert sorted(update.changes) == [("description", "", "All of us"), ("display_name", "Eng", "Engineers")]
     assert delete.before["display_name"] == "Engineers"
     assert delete.before["members"] == 3
+
+
+def test_an_edit_of_name_and_activity_announces_the_rename_before_the_activation(identity_center):
+    """The rename's receivers lock every profile of the directory in id order, the activation's some of them: sent
+    in this order (the user import's too), one edit takes the profiles in one order."""
+    order: list[str] = []
+
+    def renamed(sender, **kwargs):
+        order.append("renamed")
+
+    def activation(sender, **kwargs):
+        order.append("activation")
+
+    signals.users_renamed.connect(renamed, weak=False, dispatch_uid="test-order-renamed")
+    signals.users_activation_changed.connect(activation, weak=False, dispatch_uid="test-order-activation")
+    try:
+        user = DirectoryUserFactory(identity_center=identity_center, user_name="ann")
+        services.directory_user_update(user=user, actor=ACTOR, user_name="ann.renamed", active=False)
+    finally:
+        signals.users_renamed.disconnect(dispatch_uid="test-order-renamed")
+        signals.users_activation_changed.disconnect(dispatch_uid="test-order-activation")
+    assert order == ["renamed", "activation"]
