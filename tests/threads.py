@@ -28,4 +28,6 @@ def race(*jobs: Callable[[], Any]) -> list[BaseException]:
         thread.start()
     for thread in threads:
         thread.join(120)
+        if thread.is_alive():
+            errors.append(AssertionError(f"{thread.name} did not finish within 120 s"))
     return errors

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -29,6 +29,7 @@ from subscriptions.models import (
 from subscriptions.services.propagation import (
     Changes,
     lock_profile,
+    lock_profiles_of,
     profiles_assigning,
     profiles_subscribing,
     recompute,
@@ -268,7 +269,7 @@ def subscriptions_follow_renames(*, identity_center: Any, user_ids: list, **_: A
     """Renamed users' subscriptions take their new name (`Subscription.user_name`, the Users tab's order): one
     UPDATE per 10,000 users, in the rename's transaction. Not a change of the subscriptions: `updated_at` stays.
 
-    The directory's profiles are locked first, in id order (`lock_profile`), as every change of subscriptions does:
+    The directory's profiles are locked first, in id order (`lock_profiles_of`), as every change of subscriptions does:
     metering locks a profile (shared) before its subscriptions, and an UPDATE takes its rows' locks in no set
     order, so without it a rename of several users and a batch of their events could each hold a subscription the
     other waits for (PostgreSQL ends one of the two with a deadlock error)."""
@@ -277,13 +278,7 @@ def subscriptions_follow_renames(*, identity_center: Any, user_ids: list, **_: A
         return
     name = DirectoryUser.objects.filter(pk=OuterRef("user_id")).values("user_name")[:1]
     with transaction.atomic():
-        if connection.features.has_select_for_update:  # SQLite: one writing transaction at a time already
-            list(
-                Profile.objects.select_for_update()
-                .filter(identity_center=getattr(identity_center, "pk", identity_center))
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
+        lock_profiles_of(identity_center)
         for start in range(0, len(ids), 10_000):
             Subscription.objects.filter(user_id__in=ids[start : start + 10_000]).update(user_name=Subquery(name))
 

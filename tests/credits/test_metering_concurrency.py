@@ -22,6 +22,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 16
 
 
+def new_users(org, prefix: str, count: int) -> list:
+    """`count` more users of `org`'s directory: <prefix>0, <prefix>1, ..."""
+    return [
+        directory.directory_user_create(
+            identity_center=org.ic,
+            actor=ACTOR,
+            user_name=f"{prefix}{i}",
+            display_name=f"{prefix.title()} {i}",
+            given_name=prefix.title(),
+            family_name=str(i),
+            email=f"{prefix}{i}@example.com",
+        )
+        for i in range(count)
+    ]
+
+
 def test_sixteen_threads_racing_for_the_last_credits_never_pass_the_allowance(catalogues, org):
     ann = org.users["ann"]
     subscription_subscribe(profile=org.profile, users=ann, tier="PRO", actor=ACTOR)
@@ -41,18 +57,7 @@ def test_sixteen_threads_racing_for_the_last_credits_never_pass_the_allowance(ca
 
 
 def test_many_users_filling_a_shared_cap_never_pass_it(catalogues, org):
-    users = [org.users["ann"], org.users["bob"], org.users["cat"]]
-    for i in range(5):
-        user = directory.directory_user_create(
-            identity_center=org.ic,
-            actor=ACTOR,
-            user_name=f"extra{i}",
-            display_name=f"Extra {i}",
-            given_name="Extra",
-            family_name=str(i),
-            email=f"extra{i}@example.com",
-        )
-        users.append(user)
+    users = [org.users["ann"], org.users["bob"], org.users["cat"], *new_users(org, "extra", 5)]
     subscription_subscribe(profile=org.profile, users=users, tier="PRO", actor=ACTOR)
     profile_settings_update(
         profile=org.profile, changes={"overage_enabled": True, "overage_shared_cap": "100"}, actor=ACTOR
@@ -95,19 +100,7 @@ def test_batches_activating_pending_users_and_moving_active_ones_racing_stay_exa
     Active period; the books agree. A deadlock would surface as an error: metering's retry of a deadlock's victim
     is off here (batches sharing a user queue on their balances first, so none is expected)."""
     monkeypatch.setattr(metering, "RETRY_STATES", set())
-    users = []
-    for i in range(8):
-        users.append(
-            directory.directory_user_create(
-                identity_center=org.ic,
-                actor=ACTOR,
-                user_name=f"mixed{i}",
-                display_name=f"Mixed {i}",
-                given_name="Mixed",
-                family_name=str(i),
-                email=f"mixed{i}@example.com",
-            )
-        )
+    users = new_users(org, "mixed", 8)
     subscription_subscribe(profile=org.profile, users=users, tier="POWER", actor=ACTOR)
     active, pending = users[:4], users[4:]
     first = record(org.profile, *[event(user, "1") for user in active])

@@ -45,6 +45,29 @@ def waiting_for_a_lock(seconds: float = 10) -> bool:
     return False
 
 
+def hold_then_take(first, then, other) -> list[BaseException]:
+    """Two threads on connections of their own (`race`): one runs `first` in a transaction (it takes its first
+    locks), then `other` starts and blocks on them; once PostgreSQL shows it waiting, `then` runs in the same
+    transaction. The errors they raised (a deadlock is one of them)."""
+    holding = threading.Event()
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                first()
+                holding.set()
+                assert waiting_for_a_lock(), "the other side never waited"
+                then()
+        finally:
+            holding.set()
+
+    def waiter() -> None:
+        assert holding.wait(10)
+        other()
+
+    return race(holder, waiter)
+
+
 def import_renames(org, names: list[str]) -> None:
     """Rename users by an import (one transaction, every user first, then their subscriptions in one UPDATE):
     `names` in their new case."""
@@ -72,41 +95,18 @@ def test_a_rename_waits_for_metering_holding_the_profile_instead_of_deadlocking(
     low_user, high_user = sorted((ann, bob), key=lambda user: str(subs[user.pk]))
     Subscription.objects.filter(pk=subs[low_user.pk]).update(user_name=F("user_name"))  # after the higher one
     table = connection.ops.quote_name(Profile._meta.db_table)
-    holding, errors = threading.Event(), []
 
     def lock_subscription(pk) -> None:  # as metering's UPDATE of "last active" locks it
         Subscription.objects.filter(pk=pk).update(last_active_at=timezone.now())
 
-    def metering_like() -> None:
-        try:
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR KEY SHARE", [org.profile.pk])  # noqa: S608
-                lock_subscription(subs[low_user.pk])
-                holding.set()
-                assert waiting_for_a_lock(), "the rename never waited"
-                lock_subscription(subs[high_user.pk])
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            holding.set()
-            connection.close()
+    def metering_first() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR KEY SHARE", [org.profile.pk])  # noqa: S608
+        lock_subscription(subs[low_user.pk])
 
-    def rename() -> None:
-        try:
-            assert holding.wait(10)
-            import_renames(org, ["Ann", "Bob"])
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=metering_like), threading.Thread(target=rename)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-        assert not thread.is_alive()
+    errors = hold_then_take(
+        metering_first, lambda: lock_subscription(subs[high_user.pk]), lambda: import_renames(org, ["Ann", "Bob"])
+    )
     assert errors == []
     names = dict(Subscription.objects.filter(profile=org.profile).values_list("user_id", "user_name"))
     assert names == {ann.pk: "Ann", bob.pk: "Bob"}
@@ -158,40 +158,21 @@ def test_a_scim_group_write_adding_and_removing_members_waits_for_a_rename_of_a_
     ann, cat, research = org.users["ann"], org.users["cat"], org.groups["Research"]
     group_assign(profile=org.profile, group=research, tier="PRO", actor=ACTOR)
     _, raw = scim_token_create(identity_center=org.ic, actor=ACTOR)
-    holding, errors, answers = threading.Event(), [], []
-
-    def rename() -> None:  # directory_user_update's order, paused between the user's row and the profiles
-        try:
-            with transaction.atomic():
-                DirectoryUser.objects.filter(pk=cat.pk).update(user_name="Cat")
-                holding.set()
-                assert waiting_for_a_lock(), "the group write never waited"
-                subscriptions_follow_renames(identity_center=org.ic, user_ids=[cat.pk])
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            holding.set()
-            connection.close()
+    answers = []
 
     def group_write() -> None:
-        try:
-            assert holding.wait(10)
-            body = patch_body(
-                {"op": "add", "path": "members", "value": [{"value": str(ann.pk)}]},
-                {"op": "remove", "path": f'members[value eq "{cat.pk}"]'},
-            )
-            answers.append(ScimClient(raw).send("PATCH", f"/Groups/{research.pk}", body).status_code)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        body = patch_body(
+            {"op": "add", "path": "members", "value": [{"value": str(ann.pk)}]},
+            {"op": "remove", "path": f'members[value eq "{cat.pk}"]'},
+        )
+        answers.append(ScimClient(raw).send("PATCH", f"/Groups/{research.pk}", body).status_code)
 
-    threads = [threading.Thread(target=rename), threading.Thread(target=group_write)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-        assert not thread.is_alive()
+    # directory_user_update's order, paused between the user's row and the profiles.
+    errors = hold_then_take(
+        lambda: DirectoryUser.objects.filter(pk=cat.pk).update(user_name="Cat"),
+        lambda: subscriptions_follow_renames(identity_center=org.ic, user_ids=[cat.pk]),
+        group_write,
+    )
     assert errors == []
     assert len(answers) == 1 and answers[0] in {200, 204}
     assert set(research.memberships.values_list("user__user_name", flat=True)) == {"ann", "bob"}
